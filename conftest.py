@@ -1,0 +1,91 @@
+"""pytest configuration shared by the repository's tests and the nbval run.
+
+Two jobs:
+
+* stderr is not compared by nbval. Libraries write log lines there
+  (TensorFlow's C++ start-up messages carry timestamps and process ids,
+  absl and TFDS print progress); they are not part of any lesson, and what a
+  tutorial claims is asserted in its own cells instead.
+* Before a notebook that reads MNIST through TensorFlow Datasets runs, a
+  preflight checks that MNIST is prepared in TFDS's data dir or that TFDS's
+  download host answers. Without either, TFDS would retry for minutes and end
+  with a ConnectionError that does not say what to do; the preflight stops
+  the run within seconds with a message that does.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+NETWORK_TIMEOUT_S = 3.0
+
+
+def tfds_data_dir() -> str:
+    """The data dir TFDS reads: $TFDS_DATA_DIR, else TFDS's default."""
+    return os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+
+
+def network_answers(address: tuple[str, int] = TFDS_DOWNLOAD_HOST,
+                    timeout: float = NETWORK_TIMEOUT_S) -> bool:
+    """True when a TCP connection to `address` opens within `timeout` seconds.
+
+    Runs in a daemon thread so that a hanging DNS lookup cannot outlast the
+    timeout either.
+    """
+    answered: list[bool] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection(address, timeout=timeout).close()
+            answered.append(True)
+        except OSError:
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(answered)
+
+
+def mnist_problem(data_dir: str) -> str | None:
+    """None when `tfds.load('mnist')` can work here, else what to do about it."""
+    import tensorflow_datasets as tfds
+
+    builder = tfds.builder("mnist", data_dir=data_dir)
+    if builder.is_prepared() or network_answers():
+        return None
+    return (
+        f"MNIST is not prepared in the TFDS data dir ({builder.data_dir}) and "
+        f"TFDS's download host {TFDS_DOWNLOAD_HOST[0]} cannot be reached, so "
+        "tfds.load('mnist') would retry for minutes and then fail.\n"
+        "Fix one of these:\n"
+        "  * point TFDS_DATA_DIR at a folder that holds a prepared copy, e.g.\n"
+        "      export TFDS_DATA_DIR=/absolute/path/to/shared/data/tfds\n"
+        "    (the folder that contains mnist/3.0.1/dataset_info.json);\n"
+        "  * or connect to the internet once and run\n"
+        "      python -c \"import tensorflow_datasets as tfds; tfds.load('mnist')\"\n"
+        "    to download and prepare it into the data dir."
+    )
+
+
+def uses_tfds(notebook: Path) -> bool:
+    return "tensorflow_datasets" in notebook.read_text(encoding="utf-8")
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if hasattr(collector, "skip_compare"):  # an nbval notebook collector
+        collector.skip_compare = collector.skip_compare + ("stderr",)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    notebooks = {item.path for item in session.items if item.path.suffix == ".ipynb"}
+    if any(uses_tfds(nb) for nb in notebooks):
+        problem = mnist_problem(tfds_data_dir())
+        if problem:
+            pytest.exit(f"MNIST preflight failed.\n{problem}", returncode=3)
