@@ -25,7 +25,7 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval-sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT) \
 	-p no:cacheprovider -v
 
-.PHONY: help setup sync check-sync test test-repo test-notebooks outputs clean distclean
+.PHONY: help setup sync check-sync badges docs test test-repo test-notebooks outputs clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -37,6 +37,7 @@ $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	scripts/install_browser.sh
 	touch $@
 
 sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
@@ -45,9 +46,17 @@ sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
 check-sync: $(STAMP) ## Fail when a pair has drifted or lacks a half
 	$(BIN)/python scripts/check_pairs.py
 
-test: check-sync test-repo test-notebooks ## Sync check, repository tests, then every notebook under nbval
+badges: $(STAMP) ## Write the Open-in-Colab badge (repo set in pyproject.toml) into every tutorial
+	$(BIN)/python scripts/colab_badges.py
+	$(BIN)/jupytext --sync md/*.md
 
-test-repo: $(STAMP) ## The repository's own tests (tests/)
+docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) into build/html
+	$(BIN)/sphinx-build -W --keep-going -q -b html -c docs . build/html
+	@echo "docs: build/html/index.html"
+
+test: check-sync docs test-repo test-notebooks ## Sync check, docs, repository tests (browser test included), every notebook under nbval
+
+test-repo: $(STAMP) ## The repository's own tests (tests/); the browser test needs `make docs` first
 	$(BIN)/python -m pytest -p no:cacheprovider
 
 test-notebooks: $(STAMP) ## Execute every notebook end to end and compare outputs (nbval, strict)

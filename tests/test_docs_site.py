@@ -1,0 +1,112 @@
+"""The built docs, looked at in a real browser (Debian's chromium, headless).
+
+Needs `make docs` first (build/html). Serves the site from 127.0.0.1, opens
+every page, checks that each tutorial shows its figures (images loaded, with
+a non-zero natural size), its Colab badge and no error text, and saves a
+screenshot of each page to build/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+REPO = Path(__file__).resolve().parent.parent
+HTML = REPO / "build" / "html"
+SCREENSHOTS = REPO / "build" / "screenshots"
+TUTORIALS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--window-size=1280,1600",
+]
+ERROR_TEXT = ["Traceback (most recent call last)", "System Message", "Unknown directive",
+              "ERROR/", "WARNING/"]
+
+sys.path.insert(0, str(REPO / "scripts"))
+import colab_badges  # noqa: E402
+
+
+def find(program: str) -> str:
+    path = shutil.which(program)
+    if path is None:
+        pytest.fail(f"{program} not found: install Debian's chromium and chromium-driver "
+                    "(apt-get install chromium chromium-driver)")
+    return path
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"no built docs in {HTML}: run `make docs` first")
+    handler = functools.partial(QuietHandler, directory=str(HTML))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = find("chromium")
+    for flag in CHROMIUM_FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(options=options, service=Service(find("chromedriver")))
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def open_page(browser: webdriver.Chrome, url: str, screenshot: str) -> str:
+    browser.get(url)
+    browser.execute_script("return document.fonts.ready")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{screenshot}.png"))
+    return browser.find_element(By.TAG_NAME, "body").text
+
+
+def test_index_links_every_tutorial(site: str, browser: webdriver.Chrome) -> None:
+    text = open_page(browser, f"{site}/index.html", "index")  # redirects to docs/index.html
+    assert "JAX MNIST tutorials" in text
+    hrefs = {a.get_attribute("href") for a in browser.find_elements(By.CSS_SELECTOR, "article a")}
+    for name in TUTORIALS:
+        assert f"{site}/notebooks/{name}.html" in hrefs, name
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_tutorial_page_shows_figures_badge_and_no_errors(
+        site: str, browser: webdriver.Chrome, name: str) -> None:
+    text = open_page(browser, f"{site}/notebooks/{name}.html", name)
+    for error in ERROR_TEXT:
+        assert error not in text, f"{name}: page shows {error!r}"
+
+    figures = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.cell_output img'))"
+        ".map(img => [img.complete, img.naturalWidth, img.naturalHeight]);")
+    assert figures, f"{name}: no figures in the cell outputs"
+    for complete, width, height in figures:
+        assert complete and width > 0 and height > 0, f"{name}: a figure did not load"
+
+    badge_links = [a.get_attribute("href") for a in browser.find_elements(
+        By.CSS_SELECTOR, "a[href^='https://colab.research.google.com/github/']")]
+    assert badge_links == [colab_badges.colab_url(f"notebooks/{name}.ipynb")]
+    badge_image = browser.find_element(By.CSS_SELECTOR, "img[src$='colab-badge.svg']")
+    assert badge_image is not None
