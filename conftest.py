@@ -6,6 +6,8 @@ Two jobs:
   (TensorFlow's C++ start-up messages carry timestamps and process ids,
   absl and TFDS print progress); they are not part of any lesson, and what a
   tutorial claims is asserted in its own cells instead.
+* After an nbval run, the terminal summary lists each notebook's execution
+  time (the sum of its cells' setup, call and teardown).
 * Before a notebook that reads MNIST through TensorFlow Datasets runs, a
   preflight checks that MNIST is prepared in TFDS's data dir or that TFDS's
   download host answers. Without either, TFDS would retry for minutes and end
@@ -18,6 +20,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
@@ -89,3 +92,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         problem = mnist_problem(tfds_data_dir())
         if problem:
             pytest.exit(f"MNIST preflight failed.\n{problem}", returncode=3)
+
+
+NOTEBOOK_SECONDS: defaultdict[str, float] = defaultdict(float)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.location[0]
+    if path.endswith(".ipynb"):
+        NOTEBOOK_SECONDS[path] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if NOTEBOOK_SECONDS:
+        terminalreporter.section("notebook execution times")
+        for path, seconds in sorted(NOTEBOOK_SECONDS.items()):
+            terminalreporter.write_line(f"{seconds:7.1f} s  {path}")

@@ -28,7 +28,6 @@ TUTORIALS = sorted(p.stem for p in (REPO / "notebooks").glob("*.ipynb"))
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--window-size=1280,1600",
 ]
 ERROR_TEXT = ["Traceback (most recent call last)", "System Message", "Unknown directive",
               "ERROR/", "WARNING/"]
@@ -76,8 +75,11 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 
 
 def open_page(browser: webdriver.Chrome, url: str, screenshot: str) -> str:
+    browser.set_window_size(1280, 1600)
     browser.get(url)
     browser.execute_script("return document.fonts.ready")
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(1280, min(height, 16000))  # the whole page in one screenshot
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SCREENSHOTS / f"{screenshot}.png"))
     return browser.find_element(By.TAG_NAME, "body").text
