@@ -25,7 +25,7 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval-sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT) \
 	-p no:cacheprovider -v
 
-.PHONY: help setup sync check-sync badges docs test test-repo test-notebooks outputs clean distclean
+.PHONY: help setup sync check-sync lint badges docs determinism test test-repo test-notebooks outputs clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -46,6 +46,10 @@ sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
 check-sync: $(STAMP) ## Fail when a pair has drifted or lacks a half
 	$(BIN)/python scripts/check_pairs.py
 
+lint: check-sync ## ruff on code and notebooks, pair sync and Colab badges (what pre-commit runs)
+	$(BIN)/ruff check .
+	$(BIN)/python scripts/colab_badges.py --check
+
 badges: $(STAMP) ## Write the Open-in-Colab badge (repo set in pyproject.toml) into every tutorial
 	$(BIN)/python scripts/colab_badges.py
 	$(BIN)/jupytext --sync md/*.md
@@ -54,7 +58,10 @@ docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) int
 	$(BIN)/sphinx-build -W --keep-going -q -b html -c docs . build/html
 	@echo "docs: build/html/index.html"
 
-test: check-sync docs test-repo test-notebooks ## Sync check, docs, repository tests (browser test included), every notebook under nbval
+determinism: $(STAMP) ## Run every notebook twice; printed results must match exactly (~16 min)
+	$(BIN)/python scripts/check_determinism.py $(NOTEBOOKS)
+
+test: lint docs test-repo test-notebooks ## Lint and sync check, docs, repository tests (browser test included), every notebook under nbval
 
 test-repo: $(STAMP) ## The repository's own tests (tests/); the browser test needs `make docs` first
 	$(BIN)/python -m pytest -p no:cacheprovider

@@ -6,6 +6,10 @@ Two jobs:
   (TensorFlow's C++ start-up messages carry timestamps and process ids,
   absl and TFDS print progress); they are not part of any lesson, and what a
   tutorial claims is asserted in its own cells instead.
+* A notebook cell whose fresh output shows a DeprecationWarning or
+  FutureWarning raised from our own code (not from inside an installed
+  library) fails, naming the notebook and the cell: the API it uses is on its
+  way out.
 * After an nbval run, the terminal summary lists each notebook's execution
   time (the sum of its cells' setup, call and teardown).
 * Before a notebook that reads MNIST through TensorFlow Datasets runs, a
@@ -18,6 +22,7 @@ Two jobs:
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 from collections import defaultdict
@@ -108,3 +113,34 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("notebook execution times")
         for path, seconds in sorted(NOTEBOOK_SECONDS.items()):
             terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
+
+
+# "path/file.py:12: DeprecationWarning: message", as the warnings module prints it.
+WARNING_LINE = re.compile(r"^(?P<origin>.*?):\d+: (?P<category>DeprecationWarning|FutureWarning): (?P<message>.*)$",
+                          re.MULTILINE)
+
+
+def deprecation_warnings(outputs: list[dict]) -> list[str]:
+    """The deprecation warnings in a cell's outputs that our own code raised.
+
+    Warnings whose origin is inside an installed library (site-packages) are
+    left out: the library raised them about its own internals, on import say,
+    and there is nothing in our code to change (we pin the versions).
+    """
+    found = []
+    for output in outputs:
+        text = output.get("text", "")
+        text = "".join(text) if isinstance(text, list) else text
+        for match in WARNING_LINE.finditer(text):
+            if "site-packages" not in match["origin"]:
+                found.append(f"{match['category']}: {match['message']}")
+    return found
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    result = yield
+    warnings = deprecation_warnings(getattr(item, "test_outputs", None) or [])
+    if warnings:
+        pytest.fail(f"{item.path.name}, {item.name}, uses a deprecated API: " + "; ".join(warnings), pytrace=False)
+    return result

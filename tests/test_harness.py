@@ -7,14 +7,13 @@ problem.
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
-
-import re
 
 import nbformat
 import pytest
