@@ -25,7 +25,7 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval-sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT) \
 	-p no:cacheprovider -v
 
-.PHONY: help setup sync check-sync lint badges docs determinism test test-repo test-notebooks outputs clean distclean
+.PHONY: help setup sync check-sync lint badges docs determinism bench test test-repo test-notebooks outputs clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) int
 
 determinism: $(STAMP) ## Run every notebook twice; printed results must match exactly (~16 min)
 	$(BIN)/python scripts/check_determinism.py $(NOTEBOOKS)
+
+bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + build/bench.json (BENCH_ARGS=--quick)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 test: lint docs test-repo test-notebooks ## Lint and sync check, docs, repository tests (browser test included), every notebook under nbval
 

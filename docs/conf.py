@@ -27,7 +27,7 @@ nb_merge_streams = True
 # that the notebooks' relative links (`02_....ipynb`) resolve in the docs as they
 # do on GitHub and in Colab. Only these files are pages:
 root_doc = "docs/index"
-include_patterns = ["docs/index.md", "notebooks/*.ipynb"]
+include_patterns = ["docs/*.md", "notebooks/*.ipynb"]
 exclude_patterns = ["**.ipynb_checkpoints"]
 templates_path = ["_templates"]
 html_additional_pages = {"index": "redirect.html"}  # build/html/index.html -> docs/index.html
