@@ -1,6 +1,6 @@
 """pytest configuration shared by the repository's tests and the nbval run.
 
-Two jobs:
+Its jobs:
 
 * stderr is not compared by nbval. Libraries write log lines there
   (TensorFlow's C++ start-up messages carry timestamps and process ids,
