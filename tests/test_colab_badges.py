@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
+import colab_badges
 
-import colab_badges  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def test_every_tutorial_badge_points_at_its_own_notebook() -> None:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
+import check_determinism
 import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "scripts"))
-
-import check_determinism  # noqa: E402
 
 
 def test_digits_tutorial_prints_identical_numbers_twice() -> None:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import functools
 import http.server
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import colab_badges
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -31,9 +31,6 @@ CHROMIUM_FLAGS = [
 ]
 ERROR_TEXT = ["Traceback (most recent call last)", "System Message", "Unknown directive",
               "ERROR/", "WARNING/"]
-
-sys.path.insert(0, str(REPO / "scripts"))
-import colab_badges  # noqa: E402
 
 
 def find(program: str) -> str:
