@@ -58,7 +58,7 @@ docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) int
 	$(BIN)/sphinx-build -W --keep-going -q -b html -c docs . build/html
 	@echo "docs: build/html/index.html"
 
-determinism: $(STAMP) ## Run every notebook twice; printed results must match exactly (~19 min)
+determinism: $(STAMP) ## Run every notebook twice; printed results must match exactly (~22 min)
 	$(BIN)/python scripts/check_determinism.py $(NOTEBOOKS)
 
 bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + build/bench.json (BENCH_ARGS=--quick)
