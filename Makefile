@@ -52,7 +52,7 @@ lint: check-sync ## ruff on code and notebooks, pair sync and Colab badges (what
 
 badges: $(STAMP) ## Write the Open-in-Colab badge (repo set in pyproject.toml) into every tutorial
 	$(BIN)/python scripts/colab_badges.py
-	$(BIN)/jupytext --sync md/*.md
+	$(MAKE) --no-print-directory sync
 
 docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) into build/html
 	$(BIN)/sphinx-build -W --keep-going -q -b html -c docs . build/html
