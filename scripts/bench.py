@@ -13,6 +13,12 @@ matmul peak and each CNN step's GFLOP/s as a fraction of it; the input
 pipelines' batches/s. The models repeat the tutorials' definitions, since each
 notebook stands alone.
 
+On a CPU it measures the CNN steps a second time, in a child process started
+with CPU_CONV_FLAG added to XLA_FLAGS (XLA reads them once, at start-up): with
+jax 0.10, XLA's CPU backend hands each convolution to YNNPACK, which is much
+slower than XLA's own convolutions for these small images; the flag turns that
+offload off (docs/performance.md has the figures).
+
 Usage: python scripts/bench.py [--quick]   (--quick: fewer steps, for CI)
 """
 
@@ -21,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -36,6 +43,8 @@ from flax.training import train_state
 
 REPO = Path(__file__).resolve().parent.parent
 QUICK = "--quick" in sys.argv
+CNN_ONLY = "--cnn-only" in sys.argv  # child process: CNN steps only, JSON on stdout
+CPU_CONV_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 STEPS = 20 if QUICK else 100
 
 
@@ -287,21 +296,15 @@ def machine() -> dict[str, Any]:
             "python": platform.python_version(), "quick": QUICK, "steps_timed": STEPS}
 
 
-def main() -> None:
-    info = machine()
-    peak = matmul_peak_gflops()
-    steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_nnx_cnn_forms(), bench_linen_cnn()]
+def add_rates(steps: list[dict[str, Any]], peak: float) -> None:
     for row in steps:
         row["examples_per_s"] = row["batch"] / row["ms_per_step"] * 1e3
         if "CNN" in row["tutorial"]:
             row["gflops"] = cnn_training_gflop_per_example() * row["examples_per_s"]
             row["fraction_of_peak"] = row["gflops"] / peak
-    pipelines = bench_input_pipelines()
 
-    print(f"devices: {info['devices']}  cpu: {info['cpu']} ({info['cores']} cores)")
-    print(f"jax {info['jax']}, flax {info['flax']}, optax {info['optax']}, python {info['python']}"
-          f"{'  [quick]' if QUICK else ''}")
-    print(f"float32 matmul peak (2048x2048, jitted): {peak:.1f} GFLOP/s\n")
+
+def print_steps(steps: list[dict[str, Any]]) -> None:
     print(f"{'training step':44s} {'batch':>5s} {'compile s':>9s} {'ms/step':>8s} {'examples/s':>10s}"
           f" {'GFLOP/s':>8s} {'of peak':>7s} {'vs functional':>13s}")
     for row in steps:
@@ -309,14 +312,48 @@ def main() -> None:
         ratio = f"{row['ratio_to_functional']:12.2f}x" if "ratio_to_functional" in row else ""
         print(f"{row['tutorial']:44s} {row['batch']:5d} {row['compile_s']:9.2f} {row['ms_per_step']:8.2f}"
               f" {row['examples_per_s']:10.0f} {gflops} {ratio}")
+
+
+def cnn_steps_with_conv_flag() -> dict[str, Any]:
+    """The CNN steps (and the matmul peak) measured in a child process started with CPU_CONV_FLAG."""
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {CPU_CONV_FLAG}".strip()}
+    args = [sys.executable, __file__, "--cnn-only", *(["--quick"] if QUICK else [])]
+    child = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    return json.loads(child.stdout.splitlines()[-1])
+
+
+def main() -> None:
+    if CNN_ONLY:
+        peak = matmul_peak_gflops()
+        steps = [*bench_nnx_cnn_forms(), bench_linen_cnn()]
+        add_rates(steps, peak)
+        print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "matmul_peak_gflops": peak,
+                          "training_steps": steps}))
+        return
+    info = machine()
+    peak = matmul_peak_gflops()
+    steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_nnx_cnn_forms(), bench_linen_cnn()]
+    add_rates(steps, peak)
+    pipelines = bench_input_pipelines()
+    with_flag = cnn_steps_with_conv_flag() if jax.default_backend() == "cpu" else None
+
+    print(f"devices: {info['devices']}  cpu: {info['cpu']} ({info['cores']} cores)")
+    print(f"jax {info['jax']}, flax {info['flax']}, optax {info['optax']}, python {info['python']}"
+          f"{'  [quick]' if QUICK else ''}")
+    print(f"float32 matmul peak (2048x2048, jitted): {peak:.1f} GFLOP/s\n")
+    print_steps(steps)
     print()
     for row in pipelines:
         print(f"input pipeline {row['pipeline']:58s} {row['batches_per_s']:8.0f} batches/s")
+    if with_flag:
+        print(f"\nCNN steps again with XLA_FLAGS={CPU_CONV_FLAG}")
+        print(f"float32 matmul peak in that process: {with_flag['matmul_peak_gflops']:.1f} GFLOP/s\n")
+        print_steps(with_flag["training_steps"])
 
     out = REPO / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"machine": info, "matmul_peak_gflops": peak, "training_steps": steps,
-                               "input_pipelines": pipelines}, indent=2))
+                               "input_pipelines": pipelines, "cnn_steps_with_conv_flag": with_flag}, indent=2))
     print(f"\nwritten: {out.relative_to(REPO)}")
 
 
