@@ -61,7 +61,7 @@ docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) int
 determinism: $(STAMP) ## Run every notebook twice; printed results must match exactly (~22 min)
 	$(BIN)/python scripts/check_determinism.py $(NOTEBOOKS)
 
-bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + build/bench.json (BENCH_ARGS=--quick)
+bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + build/bench.json (BENCH_ARGS=--quick, --batches 256,2048)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 test: lint docs test-repo test-notebooks ## Lint and sync check, docs, repository tests (browser test included), every notebook under nbval

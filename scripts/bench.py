@@ -19,7 +19,9 @@ jax 0.10, XLA's CPU backend hands each convolution to YNNPACK, which is much
 slower than XLA's own convolutions for these small images; the flag turns that
 offload off (docs/performance.md has the figures).
 
-Usage: python scripts/bench.py [--quick]   (--quick: fewer steps, for CI)
+Usage: python scripts/bench.py [--quick] [--batches 256,2048]
+  --quick    fewer steps, for CI
+  --batches  also time the CNN steps at these batch sizes (what a larger batch buys, e.g. on a GPU)
 """
 
 from __future__ import annotations
@@ -48,6 +50,18 @@ CPU_CONV_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
 STEPS = 20 if QUICK else 100
 
 
+def extra_batches(argv: list[str]) -> list[int]:
+    if "--batches" not in argv:
+        return []
+    try:
+        return [int(b) for b in argv[argv.index("--batches") + 1].split(",")]
+    except (IndexError, ValueError):
+        sys.exit("--batches takes comma-separated batch sizes, e.g. --batches 256,2048")
+
+
+EXTRA_BATCHES = extra_batches(sys.argv)
+
+
 def timed_steps(step: Callable[[Any], Any], carry: Any, wait: Callable[[Any], Any]) -> dict[str, float]:
     """Compile time of the first call, then mean wall time of STEPS calls."""
     start = time.perf_counter()
@@ -64,9 +78,17 @@ def timed_steps(step: Callable[[Any], Any], carry: Any, wait: Callable[[Any], An
     return {"compile_s": compile_s, "ms_per_step": (time.perf_counter() - start) / STEPS * 1e3}
 
 
-def matmul_peak_gflops(n: int = 2048, repeats: int = 10) -> float:
+def matmul_size() -> int:
+    """2048 keeps a CPU busy for a while; an accelerator needs a larger product to reach its peak."""
+    return 2048 if jax.default_backend() == "cpu" else 8192
+
+
+def matmul_peak_gflops(precision: str | None = None, repeats: int = 10) -> float:
+    """float32 matmul rate at XLA's default precision (on recent NVIDIA GPUs that uses TF32, as the
+    CNN steps do) or at the precision named (e.g. "highest": true float32)."""
+    n = matmul_size()
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    matmul = jax.jit(lambda x: x @ x)
+    matmul = jax.jit(lambda x: jnp.matmul(x, x, precision=precision))
     matmul(a).block_until_ready()
     best = float("inf")
     for _ in range(repeats):
@@ -291,7 +313,8 @@ def machine() -> dict[str, Any]:
         pass
     import flax
 
-    return {"devices": [str(d) for d in jax.devices()], "cpu": cpu, "cores": os.cpu_count(),
+    return {"devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
+            "cpu": cpu, "cores": os.cpu_count(),
             "jax": jax.__version__, "flax": flax.__version__, "optax": optax.__version__,
             "python": platform.python_version(), "quick": QUICK, "steps_timed": STEPS}
 
@@ -338,14 +361,21 @@ def main() -> None:
     info = machine()
     peak = matmul_peak_gflops()
     steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_nnx_cnn_forms(), bench_linen_cnn()]
+    for batch in EXTRA_BATCHES:
+        steps += [*bench_nnx_cnn_forms(batch), bench_linen_cnn(batch)]
     add_rates(steps, peak)
+    peak_highest = matmul_peak_gflops("highest") if jax.default_backend() != "cpu" else None
     pipelines = bench_input_pipelines()
     with_flag = cnn_steps_with_conv_flag() if jax.default_backend() == "cpu" else None
 
-    print(f"devices: {info['devices']}  cpu: {info['cpu']} ({info['cores']} cores)")
+    print(f"devices: {info['devices']} ({info['device_kind']})  cpu: {info['cpu']} ({info['cores']} cores)")
     print(f"jax {info['jax']}, flax {info['flax']}, optax {info['optax']}, python {info['python']}"
           f"{'  [quick]' if QUICK else ''}")
-    print(f"float32 matmul peak (2048x2048, jitted): {peak:.1f} GFLOP/s\n")
+    n = matmul_size()
+    print(f"float32 matmul peak ({n}x{n}, jitted, default precision): {peak:.1f} GFLOP/s")
+    if peak_highest:
+        print(f"float32 matmul at precision='highest' (no TF32): {peak_highest:.1f} GFLOP/s")
+    print()
     print_steps(steps)
     print()
     for row in pipelines:
@@ -357,7 +387,8 @@ def main() -> None:
 
     out = REPO / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"machine": info, "matmul_peak_gflops": peak, "training_steps": steps,
+    out.write_text(json.dumps({"machine": info, "matmul_peak_gflops": peak,
+                               "matmul_gflops_precision_highest": peak_highest, "training_steps": steps,
                                "input_pipelines": pipelines, "cnn_steps_with_conv_flag": with_flag}, indent=2))
     print(f"\nwritten: {out.relative_to(REPO)}")
 
