@@ -331,7 +331,7 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
     print(f"{'training step':44s} {'batch':>5s} {'compile s':>9s} {'ms/step':>8s} {'examples/s':>10s}"
           f" {'GFLOP/s':>8s} {'of peak':>7s} {'vs functional':>13s}")
     for row in steps:
-        gflops = f"{row['gflops']:8.1f} {row['fraction_of_peak']:7.0%}" if "gflops" in row else f"{'':8s} {'':7s}"
+        gflops = f"{row['gflops']:8.1f} {row['fraction_of_peak']:7.1%}" if "gflops" in row else f"{'':8s} {'':7s}"
         ratio = f"{row['ratio_to_functional']:12.2f}x" if "ratio_to_functional" in row else ""
         print(f"{row['tutorial']:44s} {row['batch']:5d} {row['compile_s']:9.2f} {row['ms_per_step']:8.2f}"
               f" {row['examples_per_s']:10.0f} {gflops} {ratio}")
