@@ -275,6 +275,11 @@ def bench_linen_cnn(batch: int = 32) -> dict[str, Any]:
     return {"tutorial": "04 Linen CNN (jax.jit)", "batch": batch, **timed_steps(step, state, lambda s: s)}
 
 
+def bench_cnns(batch: int = 32) -> list[dict[str, Any]]:
+    """The CNN tutorials' steps (NNX in its three forms, then Linen) at one batch size."""
+    return [*bench_nnx_cnn_forms(batch), bench_linen_cnn(batch)]
+
+
 def bench_input_pipelines() -> list[dict[str, Any]]:
     import tensorflow as tf
     import tensorflow_datasets as tfds
@@ -353,20 +358,21 @@ def cnn_steps_with_conv_flag() -> dict[str, Any] | None:
 def main() -> None:
     if CNN_ONLY:
         peak = matmul_peak_gflops()
-        steps = [*bench_nnx_cnn_forms(), bench_linen_cnn()]
+        steps = bench_cnns()
         add_rates(steps, peak)
         print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "matmul_peak_gflops": peak,
                           "training_steps": steps}))
         return
     info = machine()
     peak = matmul_peak_gflops()
-    steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_nnx_cnn_forms(), bench_linen_cnn()]
+    steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_cnns()]
     for batch in EXTRA_BATCHES:
-        steps += [*bench_nnx_cnn_forms(batch), bench_linen_cnn(batch)]
+        steps += bench_cnns(batch)
     add_rates(steps, peak)
-    peak_highest = matmul_peak_gflops("highest") if jax.default_backend() != "cpu" else None
+    on_cpu = jax.default_backend() == "cpu"
+    peak_highest = None if on_cpu else matmul_peak_gflops("highest")
     pipelines = bench_input_pipelines()
-    with_flag = cnn_steps_with_conv_flag() if jax.default_backend() == "cpu" else None
+    with_flag = cnn_steps_with_conv_flag() if on_cpu else None
 
     print(f"devices: {info['devices']} ({info['device_kind']})  cpu: {info['cpu']} ({info['cores']} cores)")
     print(f"jax {info['jax']}, flax {info['flax']}, optax {info['optax']}, python {info['python']}"
