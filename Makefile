@@ -1,9 +1,14 @@
 # jax-mnist-tutorials: `make setup` once, then `make test`. `make help` lists every target.
 
-PYTHON ?= python3.11
+# Python 3.13 (Colab's): found on PATH or in pyenv's versions; `make setup PYTHON=...` to choose.
+PYTHON ?= $(shell scripts/find_python.sh 3.13 2>/dev/null)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
+# The other end of the tested window: Colab's preinstalled stack (requirements-colab.txt).
+COLAB_VENV  := .venv-colab
+COLAB_BIN   := $(COLAB_VENV)/bin
+COLAB_STAMP := $(COLAB_VENV)/.installed-requirements
 
 # Offline MNIST: when TFDS_DATA_DIR is unset and the project's shared copy sits
 # beside the checkout, use it. Set TFDS_DATA_DIR yourself to use another copy.
@@ -13,9 +18,6 @@ ifneq ($(wildcard $(SHARED_TFDS)/mnist),)
 export TFDS_DATA_DIR := $(SHARED_TFDS)
 endif
 endif
-# TensorFlow's C++ start-up chatter is noise in the stored outputs.
-export TF_CPP_MIN_LOG_LEVEL ?= 2
-
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # `make outputs NB=notebooks/x.ipynb` re-executes one notebook only.
 NB ?= $(NOTEBOOKS)
@@ -25,19 +27,29 @@ NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
 	--nbval-sanitize-with nbval-sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT) \
 	-p no:cacheprovider -v
 
-.PHONY: help setup sync check-sync lint badges docs determinism bench test test-repo test-notebooks outputs clean distclean
+.PHONY: help setup setup-colab sync check-sync lint badges setup-cells docs determinism bench test test-repo \
+	test-notebooks test-colab outputs clean distclean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## Create .venv (Python 3.11) with the pinned requirements; safe to re-run
+setup: $(STAMP) ## Create .venv (Python 3.13) with the pinned newest releases; safe to re-run
 
 $(STAMP): requirements.txt
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run 'make setup PYTHON=/path/to/python3.11'"; exit 1; }
+	@test -x $(BIN)/python || test -n "$(PYTHON)" || scripts/find_python.sh 3.13
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	scripts/install_browser.sh
+	touch $@
+
+setup-colab: $(COLAB_STAMP) ## Create .venv-colab with Colab's preinstalled stack (for `make test-colab`)
+
+$(COLAB_STAMP): requirements-colab.txt
+	@test -x $(COLAB_BIN)/python || test -n "$(PYTHON)" || scripts/find_python.sh 3.13
+	test -x $(COLAB_BIN)/python || $(PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_BIN)/python -m pip install --quiet --upgrade pip
+	$(COLAB_BIN)/python -m pip install --quiet -r requirements-colab.txt
 	touch $@
 
 sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
@@ -46,12 +58,17 @@ sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
 check-sync: $(STAMP) ## Fail when a pair has drifted or lacks a half
 	$(BIN)/python scripts/check_pairs.py
 
-lint: check-sync ## ruff on code and notebooks, pair sync and Colab badges (what pre-commit runs)
+lint: check-sync ## ruff on code and notebooks, pair sync, Colab badges, setup cells (what pre-commit runs)
 	$(BIN)/ruff check .
 	$(BIN)/python scripts/colab_badges.py --check
+	$(BIN)/python scripts/setup_cells.py --check
 
 badges: $(STAMP) ## Write the Open-in-Colab badge (repo set in pyproject.toml) into every tutorial
 	$(BIN)/python scripts/colab_badges.py
+	$(MAKE) --no-print-directory sync
+
+setup-cells: $(STAMP) ## Write each tutorial's setup cell and the README's version table from the requirement files
+	$(BIN)/python scripts/setup_cells.py
 	$(MAKE) --no-print-directory sync
 
 docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) into build/html
@@ -72,6 +89,10 @@ test-repo: $(STAMP) ## The repository's own tests (tests/); the browser test nee
 test-notebooks: $(STAMP) ## Execute every notebook end to end and compare outputs (nbval, strict)
 	$(NBVAL) $(NOTEBOOKS)
 
+test-colab: $(COLAB_STAMP) ## Every notebook end to end on Colab's stack (nbval lax: every cell must run, asserts hold)
+	$(COLAB_BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout $(CELL_TIMEOUT) \
+		-p no:cacheprovider -v $(NOTEBOOKS)
+
 outputs: $(STAMP) ## Re-execute notebooks (all, or NB=...) and store their outputs
 	@for nb in $(NB); do \
 		echo "executing $$nb"; \
@@ -85,5 +106,5 @@ clean: ## Remove build output and caches (keeps .venv)
 	rm -rf build .pytest_cache
 	find . -path ./.venv -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
-distclean: clean ## Also remove .venv
-	rm -rf $(VENV)
+distclean: clean ## Also remove .venv and .venv-colab
+	rm -rf $(VENV) $(COLAB_VENV)
