@@ -12,6 +12,9 @@ Its jobs:
   way out.
 * After an nbval run, the terminal summary lists each notebook's execution
   time (the sum of its cells' setup, call and teardown).
+* Each of the repository's own tests (not a notebook cell, which has nbval's
+  cell timeout) gets a time limit (pytest-timeout), so that a hung test fails
+  instead of stalling CI.
 * Before a notebook that reads MNIST through TensorFlow Datasets runs, a
   preflight checks that MNIST is prepared in TFDS's data dir or that TFDS's
   download host answers. Without either, TFDS would retry for minutes and end
@@ -84,6 +87,15 @@ def mnist_problem(data_dir: str) -> str | None:
 
 def uses_tfds(notebook: Path) -> bool:
     return "tensorflow_datasets" in notebook.read_text(encoding="utf-8")
+
+
+REPOSITORY_TEST_TIMEOUT_S = 300
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.suffix != ".ipynb":
+            item.add_marker(pytest.mark.timeout(REPOSITORY_TEST_TIMEOUT_S))
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:

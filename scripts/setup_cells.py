@@ -92,7 +92,8 @@ def plan(versions: dict[str, str | None]) -> tuple[list[str], list[str]]:
             notes.append(f"{{package}} {{version}} is newer than tested; "
                          f"if this page fails: pip install {{package}}=={{newest}}")
     flax, jax = versions.get("flax"), versions.get("jax")
-    if flax and jax and Version(flax) < Version("0.12.10") and Version(jax) >= Version("0.11"):
+    flax_breaks = flax and jax and Version(flax) < Version("0.12.10") and Version(jax) >= Version("0.11")
+    if flax_breaks and "flax" not in install:
         install.add("flax")
         notes.append(f"flax {{flax}} does not import with jax {{jax}}: they must be upgraded together")
     if install & JAX_FAMILY:

@@ -1,4 +1,4 @@
-"""requirements.txt pins every package exactly, and the environment matches it."""
+"""Both ends of the tested window pin every package exactly, and .venv matches the newest end."""
 
 from __future__ import annotations
 
@@ -6,25 +6,24 @@ import importlib.metadata
 import re
 from pathlib import Path
 
-REQUIREMENTS = Path(__file__).resolve().parent.parent / "requirements.txt"
+import pytest
+from setup_cells import NEWEST, OLDEST, normalise
 
 
-def normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def requirement_lines() -> list[str]:
-    lines = (line.split("#")[0].strip() for line in REQUIREMENTS.read_text().splitlines())
+def requirement_lines(path: Path) -> list[str]:
+    lines = (line.split("#")[0].strip() for line in path.read_text().splitlines())
     return [line for line in lines if line]
 
 
-def test_every_requirement_is_pinned_exactly() -> None:
-    loose = [line for line in requirement_lines() if not re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", line)]
-    assert not loose, f"pin these with ==: {loose}"
+@pytest.mark.parametrize("path", [NEWEST, OLDEST], ids=lambda p: p.name)
+def test_every_requirement_is_pinned_exactly(path: Path) -> None:
+    loose = [line for line in requirement_lines(path)
+             if not re.fullmatch(r"[A-Za-z0-9_.\-]+==[A-Za-z0-9_.+\-]+", line)]
+    assert not loose, f"{path.name}: pin these with ==: {loose}"
 
 
 def test_installed_versions_equal_the_pins() -> None:
-    pins = dict(line.split("==") for line in requirement_lines())
+    pins = dict(line.split("==") for line in requirement_lines(NEWEST))
     mismatched = {}
     for name, pinned in pins.items():
         try:
