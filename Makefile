@@ -21,14 +21,15 @@ endif
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 # `make outputs NB=notebooks/x.ipynb` re-executes one notebook only.
 NB ?= $(NOTEBOOKS)
-# Per-cell limit for real training runs (seconds).
-CELL_TIMEOUT ?= 1200
-NBVAL := $(BIN)/python -m pytest --nbval --nbval-current-env \
-	--nbval-sanitize-with nbval-sanitize.cfg --nbval-cell-timeout $(CELL_TIMEOUT) \
-	-p no:cacheprovider -v
+# nbval's options (cell timeout included) live in pytest.ini's addopts; `make outputs`
+# executes with the same cell timeout, read from there.
+CELL_TIMEOUT := $(shell sed -n 's/.*--nbval-cell-timeout \([0-9]*\).*/\1/p' pytest.ini)
 
-.PHONY: help setup setup-colab sync check-sync lint badges setup-cells docs determinism bench test test-repo \
+.PHONY: help tfds-data-dir setup setup-colab sync check-sync lint badges setup-cells docs determinism bench test test-repo \
 	test-notebooks test-colab outputs clean distclean
+
+tfds-data-dir: ## Print the TFDS data dir the notebooks and tests use (empty: TFDS's default)
+	@echo "$(TFDS_DATA_DIR)"
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -55,13 +56,11 @@ $(COLAB_STAMP): requirements-colab.txt
 sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
 	$(BIN)/jupytext --sync md/*.md notebooks/*.ipynb
 
-check-sync: $(STAMP) ## Fail when a pair has drifted or lacks a half
-	$(BIN)/python scripts/check_pairs.py
+check-sync: $(STAMP) ## Fail when a pair has drifted or lacks a half (the jupytext pre-commit hook)
+	$(BIN)/pre-commit run jupytext --all-files
 
-lint: check-sync ## ruff on code and notebooks, pair sync, Colab badges, setup cells (what pre-commit runs)
-	$(BIN)/ruff check .
-	$(BIN)/python scripts/colab_badges.py --check
-	$(BIN)/python scripts/setup_cells.py --check
+lint: $(STAMP) ## Every pre-commit hook on every file: pair sync, ruff, Colab badges, setup cells
+	$(BIN)/pre-commit run --all-files
 
 badges: $(STAMP) ## Write the Open-in-Colab badge (repo set in pyproject.toml) into every tutorial
 	$(BIN)/python scripts/colab_badges.py
@@ -84,14 +83,13 @@ bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + bui
 test: lint docs test-repo test-notebooks ## Lint and sync check, docs, repository tests (browser test included), every notebook under nbval
 
 test-repo: $(STAMP) ## The repository's own tests (tests/); the browser test needs `make docs` first
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest
 
 test-notebooks: $(STAMP) ## Execute every notebook end to end and compare outputs (nbval, strict)
-	$(NBVAL) $(NOTEBOOKS)
+	$(BIN)/python -m pytest --nbval -v $(NOTEBOOKS)
 
 test-colab: $(COLAB_STAMP) ## Every notebook end to end on Colab's stack (nbval lax: every cell must run, asserts hold)
-	$(COLAB_BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout $(CELL_TIMEOUT) \
-		-p no:cacheprovider -v $(NOTEBOOKS)
+	$(COLAB_BIN)/python -m pytest --nbval-lax -v $(NOTEBOOKS)
 
 outputs: $(STAMP) ## Re-execute notebooks (all, or NB=...) and store their outputs
 	@for nb in $(NB); do \

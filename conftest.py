@@ -1,5 +1,6 @@
 """pytest configuration shared by the repository's tests and the nbval run.
 
+It wires the hooks; the helpers they call live in scripts/notebook_harness.py.
 Its jobs:
 
 * stderr is not compared by nbval. Libraries write log lines there
@@ -24,70 +25,10 @@ Its jobs:
 
 from __future__ import annotations
 
-import os
-import re
-import socket
-import threading
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
-
-TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
-NETWORK_TIMEOUT_S = 3.0
-
-
-def tfds_data_dir() -> str:
-    """The data dir TFDS reads: $TFDS_DATA_DIR, else TFDS's default."""
-    return os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
-
-
-def network_answers(address: tuple[str, int] = TFDS_DOWNLOAD_HOST,
-                    timeout: float = NETWORK_TIMEOUT_S) -> bool:
-    """True when a TCP connection to `address` opens within `timeout` seconds.
-
-    Runs in a daemon thread so that a hanging DNS lookup cannot outlast the
-    timeout either.
-    """
-    answered: list[bool] = []
-
-    def probe() -> None:
-        try:
-            socket.create_connection(address, timeout=timeout).close()
-            answered.append(True)
-        except OSError:
-            pass
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(answered)
-
-
-def mnist_problem(data_dir: str) -> str | None:
-    """None when `tfds.load('mnist')` can work here, else what to do about it."""
-    import tensorflow_datasets as tfds
-
-    builder = tfds.builder("mnist", data_dir=data_dir)
-    if builder.is_prepared() or network_answers():
-        return None
-    return (
-        f"MNIST is not prepared in the TFDS data dir ({builder.data_dir}) and "
-        f"TFDS's download host {TFDS_DOWNLOAD_HOST[0]} cannot be reached, so "
-        "tfds.load('mnist') would retry for minutes and then fail.\n"
-        "Fix one of these:\n"
-        "  * point TFDS_DATA_DIR at a folder that holds a prepared copy, e.g.\n"
-        "      export TFDS_DATA_DIR=/absolute/path/to/shared/data/tfds\n"
-        "    (the folder that contains mnist/3.0.1/dataset_info.json);\n"
-        "  * or connect to the internet once and run\n"
-        "      python -c \"import tensorflow_datasets as tfds; tfds.load('mnist')\"\n"
-        "    to download and prepare it into the data dir."
-    )
-
-
-def uses_tfds(notebook: Path) -> bool:
-    return "tensorflow_datasets" in notebook.read_text(encoding="utf-8")
-
+from notebook_harness import deprecation_warnings, mnist_problem, tfds_data_dir, uses_tfds
 
 REPOSITORY_TEST_TIMEOUT_S = 300
 
@@ -125,28 +66,6 @@ def pytest_terminal_summary(terminalreporter) -> None:
         terminalreporter.section("notebook execution times")
         for path, seconds in sorted(NOTEBOOK_SECONDS.items()):
             terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
-
-
-# "path/file.py:12: DeprecationWarning: message", as the warnings module prints it.
-WARNING_LINE = re.compile(r"^(?P<origin>.*?):\d+: (?P<category>DeprecationWarning|FutureWarning): (?P<message>.*)$",
-                          re.MULTILINE)
-
-
-def deprecation_warnings(outputs: list[dict]) -> list[str]:
-    """The deprecation warnings in a cell's outputs that our own code raised.
-
-    Warnings whose origin is inside an installed library (site-packages) are
-    left out: the library raised them about its own internals, on import say,
-    and there is nothing in our code to change (we pin the versions).
-    """
-    found = []
-    for output in outputs:
-        text = output.get("text", "")
-        text = "".join(text) if isinstance(text, list) else text
-        for match in WARNING_LINE.finditer(text):
-            if "site-packages" not in match["origin"]:
-                found.append(f"{match['category']}: {match['message']}")
-    return found
 
 
 @pytest.hookimpl(wrapper=True)

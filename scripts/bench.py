@@ -15,17 +15,16 @@ notebook stands alone.
 
 On a CPU it measures the CNN steps a second time, in a child process started
 with CPU_CONV_FLAG added to XLA_FLAGS (XLA reads them once, at start-up): with
-jax 0.10, XLA's CPU backend hands each convolution to YNNPACK, which is much
-slower than XLA's own convolutions for these small images; the flag turns that
-offload off (docs/performance.md has the figures).
+jaxlib 0.10 to 0.12, XLA's CPU backend hands each convolution to YNNPACK, which
+is slower than XLA's own convolutions for these small images; the flag turns
+that offload off (docs/performance.md has the figures).
 
-Usage: python scripts/bench.py [--quick] [--batches 256,2048]
-  --quick    fewer steps, for CI
-  --batches  also time the CNN steps at these batch sizes (what a larger batch buys, e.g. on a GPU)
+Usage: python scripts/bench.py [--quick] [--batches 256,2048]  (--help for all options)
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -44,22 +43,32 @@ from flax import linen, nnx
 from flax.training import train_state
 
 REPO = Path(__file__).resolve().parent.parent
-QUICK = "--quick" in sys.argv
-CNN_ONLY = "--cnn-only" in sys.argv  # child process: CNN steps only, JSON on stdout
 CPU_CONV_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
-STEPS = 20 if QUICK else 100
 
 
-def extra_batches(argv: list[str]) -> list[int]:
-    if "--batches" not in argv:
-        return []
+def batch_sizes(text: str) -> list[int]:
     try:
-        return [int(b) for b in argv[argv.index("--batches") + 1].split(",")]
-    except (IndexError, ValueError):
-        sys.exit("--batches takes comma-separated batch sizes, e.g. --batches 256,2048")
+        return [int(size) for size in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("comma-separated batch sizes, e.g. 256,2048") from None
 
 
-EXTRA_BATCHES = extra_batches(sys.argv)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark the tutorials' training steps and input pipelines; "
+                                                 "prints a table and writes build/bench.json.")
+    parser.add_argument("--quick", action="store_true", help="fewer timed steps (what CI runs)")
+    parser.add_argument("--batches", type=batch_sizes, default=[], metavar="SIZES",
+                        help="also time the CNN steps at these batch sizes, e.g. 256,2048 "
+                             "(what a larger batch buys, e.g. on a GPU)")
+    parser.add_argument("--cnn-only", action="store_true",
+                        help="time only the CNN steps and print them as one JSON line; the mode of the "
+                             "child process that measures them with CPU_CONV_FLAG")
+    return parser.parse_args(argv)
+
+
+ARGS = parse_args() if __name__ == "__main__" else parse_args([])
+QUICK = ARGS.quick
+STEPS = 20 if QUICK else 100
 
 
 def timed_steps(step: Callable[[Any], Any], carry: Any, wait: Callable[[Any], Any]) -> dict[str, float]:
@@ -310,7 +319,7 @@ def bench_input_pipelines() -> list[dict[str, Any]]:
     return rows
 
 
-def machine() -> dict[str, Any]:
+def describe_machine() -> dict[str, Any]:
     cpu = platform.processor()
     try:
         cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
@@ -356,17 +365,17 @@ def cnn_steps_with_conv_flag() -> dict[str, Any] | None:
 
 
 def main() -> None:
-    if CNN_ONLY:
+    if ARGS.cnn_only:
         peak = matmul_peak_gflops()
         steps = bench_cnns()
         add_rates(steps, peak)
         print(json.dumps({"xla_flags": os.environ.get("XLA_FLAGS", ""), "matmul_peak_gflops": peak,
                           "training_steps": steps}))
         return
-    info = machine()
+    info = describe_machine()
     peak = matmul_peak_gflops()
     steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_cnns()]
-    for batch in EXTRA_BATCHES:
+    for batch in ARGS.batches:
         steps += bench_cnns(batch)
     add_rates(steps, peak)
     on_cpu = jax.default_backend() == "cpu"

@@ -21,7 +21,13 @@ import nbformat
 from nbclient import NotebookClient
 
 REPO = Path(__file__).resolve().parent.parent
-CELL_TIMEOUT_S = 1200
+
+
+def cell_timeout_s() -> int:
+    """nbval's cell timeout, from pytest.ini's addopts (its one place)."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "pytest.ini", encoding="utf-8")
+    return int(re.search(r"--nbval-cell-timeout (\d+)", config["pytest"]["addopts"])[1])
 
 
 def timing_patterns() -> list[re.Pattern[str]]:
@@ -31,10 +37,10 @@ def timing_patterns() -> list[re.Pattern[str]]:
     return [*patterns, re.compile(r"\d+(\.\d+)?x\b")]
 
 
-def printed_text(path: Path) -> list[str]:
-    """One fresh run: the text each code cell printed, timings removed."""
+def execute_and_read_printed_text(path: Path) -> list[str]:
+    """Execute the notebook afresh; the text each code cell printed, timings removed."""
     book = nbformat.read(path, as_version=4)
-    NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+    NotebookClient(book, timeout=cell_timeout_s(), kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     patterns = timing_patterns()
     texts = []
@@ -51,7 +57,7 @@ def printed_text(path: Path) -> list[str]:
 
 
 def differences(path: Path) -> list[str]:
-    first, second = printed_text(path), printed_text(path)
+    first, second = execute_and_read_printed_text(path), execute_and_read_printed_text(path)
     return [f"{path.name}, code cell {i}: {a!r} != {b!r}"
             for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b]
 

@@ -22,14 +22,14 @@ COLAB_LINK = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+")
 BADGE_LINE = re.compile(r"^\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)\n\n", re.MULTILINE)
 
 
-def settings(root: Path = REPO) -> dict[str, str]:
+def project_settings(root: Path = REPO) -> dict[str, str]:
     with open(root / "pyproject.toml", "rb") as file:
         return tomllib.load(file)["tool"]["jax-mnist-tutorials"]
 
 
 def colab_url(notebook: str, root: Path = REPO) -> str:
     """The Colab address of `notebook`, a path relative to the repository."""
-    config = settings(root)
+    config = project_settings(root)
     return f"https://colab.research.google.com/github/{config['github-repo']}/blob/{config['branch']}/{notebook}"
 
 

@@ -7,9 +7,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_harness import REPO, run_nbval
-
-import conftest
+from notebook_harness import REPO, deprecation_warnings, run_nbval
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 
@@ -19,7 +17,7 @@ def test_stored_outputs_show_no_deprecation_warning(notebook: Path) -> None:
     book = nbformat.read(notebook, as_version=4)
     code_cells = [cell for cell in book.cells if cell.cell_type == "code"]
     for index, cell in enumerate(code_cells):
-        warnings = conftest.deprecation_warnings(cell.get("outputs", []))
+        warnings = deprecation_warnings(cell.get("outputs", []))
         assert not warnings, f"{notebook.name}, code cell {index}: {warnings}"
 
 
@@ -27,7 +25,7 @@ def test_library_internal_warnings_are_not_ours() -> None:
     outputs = [{"output_type": "stream", "name": "stderr", "text":
                 "/x/site-packages/lib/mod.py:3: DeprecationWarning: internal\n"
                 "/tmp/ipykernel_1/123.py:2: FutureWarning: ours\n"}]
-    assert conftest.deprecation_warnings(outputs) == ["FutureWarning: ours"]
+    assert deprecation_warnings(outputs) == ["FutureWarning: ours"]
 
 
 def test_fresh_deprecation_warning_fails_the_run(tmp_path: Path) -> None:

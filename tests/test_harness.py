@@ -1,4 +1,4 @@
-"""Tests of the test harness itself: the pair check, nbval and the MNIST preflight.
+"""Tests of the test harness itself: the pair check (jupytext's pre-commit hook), nbval and the MNIST preflight.
 
 Each test shows that a check can fail: a drifted pair, a raising cell, a stale
 stored output and missing data all stop the run with a message that names the
@@ -7,40 +7,18 @@ problem.
 
 from __future__ import annotations
 
-import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import nbformat
+import notebook_harness
 import pytest
+from notebook_harness import REPO, run_nbval
 
-import conftest
-
-REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "tests" / "fixtures"
-CHECK_PAIRS = REPO / "scripts" / "check_pairs.py"
-
-
-ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run Python in the repository; ANSI colours are stripped from stdout."""
-    result = subprocess.run([sys.executable, *map(str, args)], cwd=REPO,
-                            capture_output=True, text=True, timeout=600)
-    result.stdout = ANSI_ESCAPE.sub("", result.stdout)
-    return result
-
-
-def run_nbval(notebook: Path) -> subprocess.CompletedProcess[str]:
-    """nbval in strict mode, as `make test-notebooks` runs it."""
-    return run("-m", "pytest", "--nbval", "--nbval-current-env",
-               "--nbval-sanitize-with", REPO / "nbval-sanitize.cfg",
-               "-p", "no:cacheprovider", notebook)
 
 
 @pytest.fixture
@@ -50,29 +28,42 @@ def fixture_copy(tmp_path: Path) -> Path:
     return tmp_path / "pair"
 
 
-# --- pair check -------------------------------------------------------------
+# --- pair check: the jupytext hook of .pre-commit-config.yaml (`make check-sync`) ---
 
-def test_pair_check_passes_on_synchronised_pair() -> None:
-    result = run(CHECK_PAIRS, FIXTURES)
-    assert result.returncode == 0, result.stderr
-    assert "1 md/ + notebooks/ pairs in sync" in result.stdout
+def jupytext_hook(pair: Path) -> subprocess.CompletedProcess[str]:
+    """Commit `pair` (md/ + notebooks/) into a new git repository and run the project's jupytext hook on it."""
+    for name in (".pre-commit-config.yaml", "jupytext.toml"):
+        shutil.copy(REPO / name, pair)
+    (pair / ".venv").symlink_to(REPO / ".venv")
+    git = ["git", "-c", "user.name=test", "-c", "user.email=test@localhost"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "pair"]):
+        subprocess.run([*git, *command], cwd=pair, check=True, capture_output=True)
+    return subprocess.run([str(REPO / ".venv" / "bin" / "pre-commit"), "run", "jupytext", "--all-files"],
+                          cwd=pair, capture_output=True, text=True, timeout=120)
 
 
-def test_pair_check_fails_on_drifted_pair(fixture_copy: Path) -> None:
+def test_pair_check_passes_on_synchronised_pair(fixture_copy: Path) -> None:
+    result = jupytext_hook(fixture_copy)
+    assert result.returncode == 0, result.stdout
+    assert "Passed" in result.stdout
+
+
+def test_pair_check_fails_on_committed_drift(fixture_copy: Path) -> None:
     md = fixture_copy / "md" / "hello.md"
     md.write_text(md.read_text().replace("sum(range(10))", "sum(range(11))"))
-    result = run(CHECK_PAIRS, fixture_copy)
+    result = jupytext_hook(fixture_copy)
     assert result.returncode == 1
-    assert "hello.md and " in result.stderr and "hello.ipynb differ" in result.stderr
-    assert "make sync" in result.stderr
+    assert "files were modified by this hook" in result.stdout
+    assert "Updating notebooks/hello.ipynb" in result.stdout
 
 
 @pytest.mark.parametrize("half", ["md/hello.md", "notebooks/hello.ipynb"])
 def test_pair_check_fails_on_missing_half(fixture_copy: Path, half: str) -> None:
     (fixture_copy / half).unlink()
-    result = run(CHECK_PAIRS, fixture_copy)
+    result = jupytext_hook(fixture_copy)
     assert result.returncode == 1
-    assert "has no" in result.stderr and "make sync" in result.stderr
+    assert (fixture_copy / half).is_file(), "the hook writes the missing half"
+    assert f"Please add the paired notebook with:\n    git add {half}" in result.stdout
 
 
 # --- nbval ------------------------------------------------------------------
@@ -112,17 +103,17 @@ def cut_network(*args: object, **kwargs: object) -> socket.socket:
 
 
 def test_preflight_accepts_prepared_data_dir(tmp_path: Path) -> None:
-    prepared = Path(conftest.tfds_data_dir())
+    prepared = Path(notebook_harness.tfds_data_dir())
     if not (prepared / "mnist").is_dir():
         pytest.fail(f"these tests need MNIST in TFDS_DATA_DIR ({prepared}); see README")
-    assert conftest.mnist_problem(str(prepared)) is None
+    assert notebook_harness.mnist_problem(str(prepared)) is None
 
 
 def test_preflight_fails_fast_without_data_or_network(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", cut_network)
     start = time.monotonic()
-    problem = conftest.mnist_problem(str(tmp_path / "empty"))
+    problem = notebook_harness.mnist_problem(str(tmp_path / "empty"))
     elapsed = time.monotonic() - start
     assert problem is not None
     assert "TFDS_DATA_DIR" in problem and "mnist/3.0.1" in problem
