@@ -25,7 +25,7 @@ NB ?= $(NOTEBOOKS)
 # executes with the same cell timeout, read from there.
 CELL_TIMEOUT := $(shell sed -n 's/.*--nbval-cell-timeout \([0-9]*\).*/\1/p' pytest.ini)
 
-.PHONY: help tfds-data-dir setup setup-colab sync check-sync lint badges setup-cells docs determinism bench test test-repo \
+.PHONY: help tfds-data-dir setup setup-colab sync check-sync lint badges setup-cells docs determinism seeds bench test test-repo \
 	test-notebooks test-colab outputs clean distclean
 
 tfds-data-dir: ## Print the TFDS data dir the notebooks and tests use (empty: TFDS's default)
@@ -76,6 +76,10 @@ docs: $(STAMP) ## Build the HTML docs from the stored outputs (no execution) int
 
 determinism: $(STAMP) ## Run every notebook twice; printed results must match exactly (~22 min)
 	$(BIN)/python scripts/check_determinism.py $(NOTEBOOKS)
+
+seeds: $(STAMP) ## Run notebooks (all, or NB=...) with 5 seeds; docs/seeds.json, "What to expect" page (~1 h for all)
+	$(BIN)/python scripts/seed_sweep.py --notebooks $(basename $(notdir $(NB)))
+	$(MAKE) --no-print-directory sync
 
 bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + build/bench.json (BENCH_ARGS=--quick, --batches 256,2048)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)

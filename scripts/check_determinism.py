@@ -19,15 +19,9 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from notebook_harness import cell_timeout_s
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-def cell_timeout_s() -> int:
-    """nbval's cell timeout, from pytest.ini's addopts (its one place)."""
-    config = configparser.ConfigParser()
-    config.read(REPO / "pytest.ini", encoding="utf-8")
-    return int(re.search(r"--nbval-cell-timeout (\d+)", config["pytest"]["addopts"])[1])
 
 
 def timing_patterns() -> list[re.Pattern[str]]:

@@ -5,11 +5,14 @@
   what to do, said within seconds instead of after TFDS's minutes of retries.
 * The deprecation scan: DeprecationWarning or FutureWarning lines in a
   cell's outputs that our own code (not an installed library) triggered.
-* Running Python, and nbval the way `make test-notebooks` does, for the tests.
+* Running Python, and nbval the way `make test-notebooks` does, for the tests;
+  nbval's cell timeout (read from pytest.ini) for the scripts that execute
+  notebooks themselves.
 """
 
 from __future__ import annotations
 
+import configparser
 import os
 import re
 import socket
@@ -110,3 +113,10 @@ def run_python(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def run_nbval(notebook: Path) -> subprocess.CompletedProcess[str]:
     """nbval in strict mode, as `make test-notebooks` runs it: its options come from pytest.ini."""
     return run_python("-m", "pytest", "-c", REPO / "pytest.ini", "--nbval", notebook)
+
+
+def cell_timeout_s() -> int:
+    """nbval's cell timeout, from pytest.ini's addopts (its one place)."""
+    config = configparser.ConfigParser()
+    config.read(REPO / "pytest.ini", encoding="utf-8")
+    return int(re.search(r"--nbval-cell-timeout (\d+)", config["pytest"]["addopts"])[1])
