@@ -7,7 +7,9 @@ the oldest end is Colab's preinstalled stack (requirements-colab.txt), the
 newest end our pins (requirements.txt). Each tutorial's "## Setup" section
 (one shared text and one shared cell) carries the window for the packages
 that page imports, since a notebook opened in Colab cannot read this
-repository. `make setup-cells` writes them (then syncs the notebooks);
+repository. The section ends with the page's `SEED` cell (tagged
+`parameters`, so that papermill and `make seeds` can run the page with
+another seed). `make setup-cells` writes them (then syncs the notebooks);
 `--check` exits 1 naming each page or table that differs from what this
 script would write.
 """
@@ -42,7 +44,9 @@ ALIASES = {"tensorflow": ["tensorflow", "tensorflow-cpu"]}
 # published list does not say which version Colab has.
 ANY_VERSION = {"importlib_resources"}
 
-SETUP_SECTION = re.compile(r"^## Setup\n.*?^```\{code-cell\}[^\n]*\n.*?^```\n", re.MULTILINE | re.DOTALL)
+# "## Setup", its text and its first code cell, and the SEED cell after it where there is one.
+SETUP_SECTION = re.compile(r"^## Setup\n.*?^```\{code-cell\}[^\n]*\n.*?^```\n"
+                           r"(\nEvery random choice on this page.*?^SEED = \d+\n```\n)?", re.MULTILINE | re.DOTALL)
 README_TABLE = re.compile(r"(<!-- tested-versions:start.*?-->\n).*?(<!-- tested-versions:end -->)", re.DOTALL)
 
 SETUP_TEMPLATE = '''\
@@ -109,6 +113,16 @@ if install:
     subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *install])
     where = "Runtime > Restart session" if "google.colab" in sys.modules else "restart the kernel"
     raise RuntimeError(f"Installed {{' '.join(install)}}. Now {{where}} and run this page again.")
+```
+
+Every random choice on this page (initial weights, the order of the training
+data, dropout, any split) derives from this one seed. Change it to see how
+much the results vary from run to run.
+
+```{{code-cell}} ipython3
+:tags: [parameters]
+
+SEED = 0
 ```
 '''
 
