@@ -290,6 +290,7 @@ def bench_cnns(batch: int = 32) -> list[dict[str, Any]]:
 
 
 def bench_input_pipelines() -> list[dict[str, Any]]:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no C++ info/warning lines
     import tensorflow as tf
     import tensorflow_datasets as tfds
 

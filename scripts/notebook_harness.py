@@ -57,6 +57,7 @@ def network_answers(address: tuple[str, int] = TFDS_DOWNLOAD_HOST,
 
 def mnist_problem(data_dir: str) -> str | None:
     """None when `tfds.load('mnist')` can work here, else what to do about it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no C++ info/warning lines
     import tensorflow_datasets as tfds
 
     builder = tfds.builder("mnist", data_dir=data_dir)

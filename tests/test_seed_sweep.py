@@ -42,8 +42,8 @@ def test_a_floor_above_the_sweep_and_a_missing_notebook_are_caught() -> None:
         {"seed": 1, "values": {"acc": 0.9905}, "error": "code cell 9: AssertionError: ", "seconds": 1.0}]}}}
     problems = seed_sweep.floor_problems(results, {"a": {"acc": 0.99}, "b": {"acc": 0.5}})
     assert problems == [
-        "a: asserts acc >= 0.99, but the sweep's lowest is 0.9905; the floor must be at most 0.9895 "
-        "(or improve the recipe)",
+        "a: asserts acc >= 0.99, but the sweep's lowest is 0.9905 (standard deviation 0.0014); "
+        "the floor must be at most 0.9877 (or improve the recipe)",
         "a: the sweep failed for seeds [1]",
         "b: not in seeds.json; run `make seeds NB=notebooks/b.ipynb`",
     ]
