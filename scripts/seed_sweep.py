@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import os
 import platform
 import re
 import statistics
@@ -123,17 +124,25 @@ def sweep(seeds: list[int], names: list[str]) -> dict[str, Any]:
         results["notebooks"][name] = {"floors": floors, "runs": runs}
     results |= {
         "seeds": seeds, "sweep_wall_seconds": round(time.perf_counter() - start),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "versions": {p: version(p) for p in ("jax", "jaxlib", "flax", "optax", "tensorflow-datasets")}
         | {"python": platform.python_version()},
     }
     return results
 
 
-def summary(entry: dict[str, Any]) -> dict[str, dict[str, float]]:
+def current_floors() -> dict[str, dict[str, float]]:
+    """{notebook: {variable: floor}} as the notebooks assert them now."""
+    import nbformat
+
+    return {path.stem: asserted_floors(nbformat.read(path, as_version=4))
+            for path in sorted(NOTEBOOKS.glob("*.ipynb"))}
+
+
+def summary(entry: dict[str, Any], floors: dict[str, float]) -> dict[str, dict[str, float]]:
     """{floor variable: {min, median, max, stdev, highest_floor}} over the runs."""
     found = {}
-    for name in entry["floors"]:
+    for name in floors:
         values = [run["values"][name] for run in entry["runs"] if name in run["values"]]
         if values:
             stdev = statistics.stdev(values) if len(values) > 1 else 0.0
@@ -146,21 +155,21 @@ def percent(value: float) -> str:
     return f"{value:.2%}"
 
 
-def range_sentence(name: str, results: dict[str, Any]) -> str:
+def range_sentence(name: str, results: dict[str, Any], floors: dict[str, float]) -> str:
     entry = results["notebooks"][name]
     parts = [f"{percent(s['min'])}–{percent(s['max'])} (median {percent(s['median'])})"
-             for s in summary(entry).values()]
+             for s in summary(entry, floors).values()]
     return (f"<!-- seed-range -->Over {len(entry['runs'])} seeds (`make seeds`, on a 2-core CPU) this page "
             f"reached {', '.join(parts)}: see [What to expect](../docs/expected-results.md).<!-- /seed-range -->")
 
 
-def expected_results_page(results: dict[str, Any]) -> str:
+def expected_results_page(results: dict[str, Any], floors: dict[str, dict[str, float]]) -> str:
     rows = []
     for name, entry in sorted(results["notebooks"].items()):
         seconds = statistics.median(run["seconds"] for run in entry["runs"])
         failures = [f"seed {run['seed']}: {run['error']}" for run in entry["runs"] if run["error"]]
-        for variable, stats in summary(entry).items():
-            rows.append(f"| [{name}](../notebooks/{name}.ipynb) | `{variable} >= {entry['floors'][variable]}` | "
+        for variable, stats in summary(entry, floors.get(name, {})).items():
+            rows.append(f"| [{name}](../notebooks/{name}.ipynb) | `{variable} >= {floors[name][variable]}` | "
                         f"{percent(stats['min'])} | {percent(stats['median'])} | {percent(stats['max'])} | "
                         f"{stats['stdev'] * 100:.2f} points | {seconds:.0f} s | {'; '.join(failures) or 'none'} |")
     versions = ", ".join(f"{p} {v}" for p, v in results["versions"].items())
@@ -175,8 +184,8 @@ lowest result over the seeds by at least {FLOOR_MARGIN * 100:.1f} points and at 
 standard deviations of the results (a repository test checks it): five seeds
 do not show the worst seed a reader may pick.
 
-Measured on a 2-core CPU ({results['machine']}) with {versions}. The whole
-sweep took {results['sweep_wall_seconds'] / 60:.0f} minutes.
+Measured on this project's test machine ({results['machine']}, no GPU) with
+{versions}. The whole sweep took {results['sweep_wall_seconds'] / 60:.0f} minutes.
 
 | tutorial | asserted | min | median | max | std. dev. | run time (median) | failed runs |
 |---|---|---:|---:|---:|---:|---:|---|
@@ -190,13 +199,14 @@ a run in which any assert failed is listed above.
 
 
 def page_texts(results: dict[str, Any]) -> dict[Path, str]:
-    """{file: its text as generated from the results} for every file the sweep writes."""
-    texts = {PAGE: expected_results_page(results)}
+    """{file: its text as generated from the results and today's floors} for every file the sweep writes."""
+    floors = current_floors()
+    texts = {PAGE: expected_results_page(results, floors)}
     for name in results["notebooks"]:
         md = REPO / "md" / f"{name}.md"
         text = md.read_text(encoding="utf-8")
         if RANGE_SENTENCE.search(text):
-            texts[md] = RANGE_SENTENCE.sub(lambda _, n=name: range_sentence(n, results), text)
+            texts[md] = RANGE_SENTENCE.sub(lambda _, n=name: range_sentence(n, results, floors[n]), text)
     return texts
 
 
@@ -208,7 +218,7 @@ def floor_problems(results: dict[str, Any], floors_now: dict[str, dict[str, floa
         if entry is None:
             problems.append(f"{name}: not in {RESULTS.name}; run `make seeds NB=notebooks/{name}.ipynb`")
             continue
-        stats = summary(entry)
+        stats = summary(entry, floors)
         for variable, floor in floors.items():
             if variable not in stats:
                 problems.append(f"{name}: the sweep recorded no {variable}; run `make seeds NB=notebooks/{name}.ipynb`")
