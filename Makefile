@@ -36,21 +36,24 @@ help: ## List the targets
 
 setup: $(STAMP) ## Create .venv (Python 3.13) with the pinned newest releases; safe to re-run
 
+# $(call make-venv,VENV,REQUIREMENTS): create VENV with PYTHON (once) and install REQUIREMENTS into it;
+# with no Python 3.13 found, find_python.sh says how to get one.
+define make-venv
+	@test -x $(1)/bin/python || test -n "$(PYTHON)" || scripts/find_python.sh 3.13
+	test -x $(1)/bin/python || $(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet -r $(2)
+endef
+
 $(STAMP): requirements.txt
-	@test -x $(BIN)/python || test -n "$(PYTHON)" || scripts/find_python.sh 3.13
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(call make-venv,$(VENV),requirements.txt)
 	scripts/install_browser.sh
 	touch $@
 
 setup-colab: $(COLAB_STAMP) ## Create .venv-colab with Colab's preinstalled stack (for `make test-colab`)
 
 $(COLAB_STAMP): requirements-colab.txt
-	@test -x $(COLAB_BIN)/python || test -n "$(PYTHON)" || scripts/find_python.sh 3.13
-	test -x $(COLAB_BIN)/python || $(PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_BIN)/python -m pip install --quiet --upgrade pip
-	$(COLAB_BIN)/python -m pip install --quiet -r requirements-colab.txt
+	$(call make-venv,$(COLAB_VENV),requirements-colab.txt)
 	touch $@
 
 sync: $(STAMP) ## Synchronise each md/ + notebooks/ pair (the newer file wins)
