@@ -75,7 +75,7 @@ CUDA_PLUGINS = ["jax-cuda12-plugin", "jax-cuda13-plugin"]  # on GPU runtimes
 
 
 def installed(package: str) -> str | None:
-    for name in {{"tensorflow": ["tensorflow", "tensorflow-cpu"]}}.get(package, [package]):
+    for name in {aliases}.get(package, [package]):
         try:
             return importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
@@ -174,7 +174,7 @@ def setup_section(md: Path, window: dict[str, tuple[str, str]]) -> str:
     modules = imported_modules(md)
     packages = [p for module, ps in PACKAGES_OF_MODULE.items() if module in modules for p in ps]
     lines = "".join(f'    "{p}": ("{window[p][0]}", "{window[p][1]}"),\n' for p in packages)
-    return SETUP_TEMPLATE.format(window=lines)
+    return SETUP_TEMPLATE.format(window=lines, aliases=repr(ALIASES).replace("'", '"'))
 
 
 def with_setup_section(md: Path, window: dict[str, tuple[str, str]]) -> str:
@@ -206,16 +206,16 @@ def updates() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    changed = [path for path, text in updates().items() if path.read_text(encoding="utf-8") != text]
+    texts = updates()
+    changed = [path for path, text in texts.items() if path.read_text(encoding="utf-8") != text]
     if "--check" in argv:
         for path in changed:
             print(f"SETUP CELLS: {path.relative_to(REPO)} differs from the tested window in the "
                   "requirement files; run `make setup-cells`", file=sys.stderr)
         return 1 if changed else 0
-    for path, text in updates().items():
-        if path in changed:
-            path.write_text(text, encoding="utf-8")
-            print(f"written: {path.relative_to(REPO)}")
+    for path in changed:
+        path.write_text(texts[path], encoding="utf-8")
+        print(f"written: {path.relative_to(REPO)}")
     return 0
 
 
