@@ -84,7 +84,7 @@ seeds: $(STAMP) ## Run notebooks (all, or NB=...) with 5 seeds; docs/seeds.json,
 	$(BIN)/python scripts/seed_sweep.py --notebooks $(basename $(notdir $(NB)))
 	$(MAKE) --no-print-directory sync
 
-bench: $(STAMP) ## Benchmark the training steps and input pipelines; table + build/bench.json (BENCH_ARGS=--quick, --batches 256,2048)
+bench: $(STAMP) ## Benchmark the CNN training steps and each tutorial's training loop; tables + build/bench.json (BENCH_ARGS=--quick, --loops 02,03, --batches 256,2048)
 	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 test: lint docs test-repo test-notebooks ## Lint and sync check, docs, repository tests (browser test included), every notebook under nbval

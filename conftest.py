@@ -21,14 +21,28 @@ Its jobs:
   download host answers. Without either, TFDS would retry for minutes and end
   with a ConnectionError that does not say what to do; the preflight stops
   the run within seconds with a message that does.
+* After the run, no training process that a notebook started (tutorial 07
+  launches its own) may still be alive: any left is listed, killed, and fails
+  the run. The run's processes are told apart from any other run's by a token
+  in their environment, which they inherit from this one.
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import uuid
 from collections import defaultdict
 
 import pytest
-from notebook_harness import deprecation_warnings, mnist_problem, tfds_data_dir, uses_tfds
+from notebook_harness import (
+    SESSION_VARIABLE,
+    deprecation_warnings,
+    mnist_problem,
+    stray_processes,
+    tfds_data_dir,
+    uses_tfds,
+)
 
 REPOSITORY_TEST_TIMEOUT_S = 300
 
@@ -75,3 +89,18 @@ def pytest_runtest_call(item: pytest.Item):
     if warnings:
         pytest.fail(f"{item.path.name}, {item.name}, uses a deprecated API: " + "; ".join(warnings), pytrace=False)
     return result
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    os.environ[SESSION_VARIABLE] = uuid.uuid4().hex  # inherited by the kernels and what they start
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not NOTEBOOK_SECONDS:
+        return
+    strays = stray_processes(os.environ[SESSION_VARIABLE])
+    for pid, command in strays.items():
+        print(f"\nleft behind by a notebook, killed now: pid {pid}: {command}")
+        os.kill(pid, signal.SIGKILL)
+    if strays:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

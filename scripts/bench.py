@@ -1,17 +1,21 @@
-"""Benchmark the tutorials' training steps on this machine (`make bench`).
+"""Benchmark the tutorials' training steps and training loops on this machine (`make bench`).
 
-Prints a table and writes it as JSON to build/bench.json. Not a test: it
-measures, it never fails on a slow machine.
+Prints tables and writes them as JSON to build/bench.json. Not a test: it
+measures, it never fails on a slow machine (it does fail when a tutorial's code
+no longer runs as the benchmark expects).
 
-Measured, each with the data already on the device (the framework, not the
-input pipeline): compile time, steady-state ms/step and examples/s of every
-tutorial's training step at that tutorial's batch size; the NNX CNN in three
-forms over the identical computation (plain `nnx.jit` on the objects, the
-split/merge fast path the tutorial teaches, and a purely functional
-`jax.jit` step), with ratios to the functional one; the machine's float32
-matmul peak and each CNN step's GFLOP/s as a fraction of it; the input
-pipelines' batches/s. The models repeat the tutorials' definitions, since each
-notebook stands alone.
+Measured:
+- the CNN training steps, with the data already on the device (the framework,
+  not the input pipeline): compile time, steady-state ms/step and examples/s at
+  the tutorial's batch size; the NNX CNN in three forms over the identical
+  computation (plain `nnx.jit` on the objects, the split/merge fast path the
+  tutorial teaches, and a purely functional `jax.jit` step), with ratios to the
+  functional one; each step's GFLOP/s as a fraction of the machine's float32
+  matmul peak. The models are the notebooks' own class definitions, executed
+  from the notebooks (scripts/notebook_code.py).
+- every training tutorial's loop, from the notebook's own cells, against its bare
+  step (scripts/bench_loops.py, one process per tutorial): loop efficiency and
+  where the loop's time goes.
 
 On a CPU it measures the CNN steps a second time, in a child process started
 with CPU_CONV_FLAG added to XLA_FLAGS (XLA reads them once, at start-up): with
@@ -19,7 +23,7 @@ jaxlib 0.10 to 0.12, XLA's CPU backend hands each convolution to YNNPACK, which
 is slower than XLA's own convolutions for these small images; the flag turns
 that offload off (docs/performance.md has the figures).
 
-Usage: python scripts/bench.py [--quick] [--batches 256,2048]  (--help for all options)
+Usage: python scripts/bench.py [--quick] [--batches 256,2048] [--loops 02,03]  (--help for all options)
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import optax
+from bench_loops import LOOPS
 from flax import linen, nnx
 from flax.training import train_state
+from notebook_code import definitions
 
 REPO = Path(__file__).resolve().parent.parent
 CPU_CONV_FLAG = "--xla_cpu_experimental_ynn_fusion_type=-individual_convolution"
@@ -53,13 +59,23 @@ def batch_sizes(text: str) -> list[int]:
         raise argparse.ArgumentTypeError("comma-separated batch sizes, e.g. 256,2048") from None
 
 
+def loop_keys(text: str) -> list[str]:
+    keys = [] if text == "none" else text.split(",")
+    unknown = sorted(set(keys) - set(LOOPS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"no training loop {unknown}; known: {','.join(sorted(LOOPS))}")
+    return keys
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description="Benchmark the tutorials' training steps and input pipelines; "
+    parser = argparse.ArgumentParser(description="Benchmark the tutorials' training steps and training loops; "
                                                  "prints a table and writes build/bench.json.")
     parser.add_argument("--quick", action="store_true", help="fewer timed steps (what CI runs)")
     parser.add_argument("--batches", type=batch_sizes, default=[], metavar="SIZES",
                         help="also time the CNN steps at these batch sizes, e.g. 256,2048 "
                              "(what a larger batch buys, e.g. on a GPU)")
+    parser.add_argument("--loops", type=loop_keys, default=sorted(LOOPS), metavar="NN,NN",
+                        help="time only these tutorials' training loops, e.g. 02,03 ('none': no loop table)")
     parser.add_argument("--cnn-only", action="store_true",
                         help="time only the CNN steps and print them as one JSON line; the mode of the "
                              "child process that measures them with CPU_CONV_FLAG")
@@ -115,43 +131,12 @@ def cnn_training_gflop_per_example() -> float:
     return 3 * 2 * macs / 1e9
 
 
-# --- the tutorials' models --------------------------------------------------
+# --- the tutorials' models, taken from the notebooks ------------------------
 
-class SimpleNN(nnx.Module):  # tutorial 01
-    def __init__(self, *, rngs: nnx.Rngs):
-        self.layer1, self.layer2 = nnx.Linear(64, 100, rngs=rngs), nnx.Linear(100, 100, rngs=rngs)
-        self.layer3 = nnx.Linear(100, 10, rngs=rngs)
-
-    def __call__(self, x):
-        return self.layer3(nnx.selu(self.layer2(nnx.selu(self.layer1(x)))))
-
-
-class NnxCNN(nnx.Module):  # tutorial 03
-    def __init__(self, *, rngs: nnx.Rngs):
-        self.conv1 = nnx.Conv(1, 32, kernel_size=(3, 3), rngs=rngs)
-        self.batch_norm1 = nnx.BatchNorm(32, rngs=rngs)
-        self.dropout1 = nnx.Dropout(rate=0.025, rngs=rngs)
-        self.conv2 = nnx.Conv(32, 64, kernel_size=(3, 3), rngs=rngs)
-        self.batch_norm2 = nnx.BatchNorm(64, rngs=rngs)
-        self.avg_pool = partial(nnx.avg_pool, window_shape=(2, 2), strides=(2, 2))
-        self.linear1 = nnx.Linear(3136, 256, rngs=rngs)
-        self.dropout2 = nnx.Dropout(rate=0.025, rngs=rngs)
-        self.linear2 = nnx.Linear(256, 10, rngs=rngs)
-
-    def __call__(self, x):
-        x = self.avg_pool(nnx.relu(self.dropout1(self.batch_norm1(self.conv1(x)))))
-        x = self.avg_pool(nnx.relu(self.batch_norm2(self.conv2(x))))
-        x = nnx.relu(self.dropout2(self.linear1(x.reshape(x.shape[0], -1))))
-        return self.linear2(x)
-
-
-class LinenCNN(linen.Module):  # tutorial 04
-    @linen.compact
-    def __call__(self, x):
-        x = linen.avg_pool(linen.relu(linen.Conv(32, (3, 3))(x)), (2, 2), strides=(2, 2))
-        x = linen.avg_pool(linen.relu(linen.Conv(64, (3, 3))(x)), (2, 2), strides=(2, 2))
-        x = linen.relu(linen.Dense(256)(x.reshape(x.shape[0], -1)))
-        return linen.Dense(10)(x)
+NOTEBOOKS = REPO / "notebooks"
+SHARED_IMPORTS = {"jax": jax, "jnp": jnp, "nnx": nnx, "nn": linen, "partial": partial}
+NnxCNN = definitions(NOTEBOOKS / "03_flax_nnx_cnn_mnist.ipynb", ["CNN"], dict(SHARED_IMPORTS))["CNN"]
+LinenCNN = definitions(NOTEBOOKS / "04_flax_linen_cnn_mnist.ipynb", ["CNN"], dict(SHARED_IMPORTS))["CNN"]
 
 
 def cross_entropy(logits, labels):
@@ -159,48 +144,6 @@ def cross_entropy(logits, labels):
 
 
 # --- benchmarks ---------------------------------------------------------------
-
-def bench_digits_mlp() -> dict[str, Any]:
-    batch = 1347  # full batch
-    x, y = jnp.ones((batch, 64)), jnp.zeros((batch,), jnp.int32)
-    model = SimpleNN(rngs=nnx.Rngs(0))
-    optimizer = nnx.Optimizer(model, optax.sgd(0.1, momentum=0.9), wrt=nnx.Param)
-
-    @nnx.jit
-    def step(model, optimizer):
-        grads = nnx.grad(lambda m: cross_entropy(m(x), y))(model)
-        optimizer.update(model, grads)
-
-    def run(objects):
-        step(*objects)
-        return objects
-
-    return {"tutorial": "01 digits MLP (nnx.jit)", "batch": batch,
-            **timed_steps(run, (model, optimizer), lambda o: nnx.state(o[0]))}
-
-
-def bench_pure_jax_mlp() -> dict[str, Any]:
-    batch, sizes = 128, [784, 512, 512, 10]
-    keys = jax.random.split(jax.random.key(0), len(sizes) - 1)
-    params = [(1e-2 * jax.random.normal(k, (n, m)), jnp.zeros(n)) for k, m, n in zip(keys, sizes[:-1], sizes[1:])]
-    x, y = jnp.ones((batch, 784)), jax.nn.one_hot(jnp.zeros(batch, jnp.int32), 10)
-
-    def predict(params, image):
-        for w, b in params[:-1]:
-            image = jax.nn.relu(w @ image + b)
-        logits = params[-1][0] @ image + params[-1][1]
-        return logits - jax.scipy.special.logsumexp(logits)
-
-    def loss(params):
-        return -jnp.mean(jnp.sum(jax.vmap(predict, in_axes=(None, 0))(params, x) * y, axis=1))
-
-    @jax.jit
-    def update(params):
-        return jax.tree.map(lambda p, g: p - 0.5 * g, params, jax.grad(loss)(params))
-
-    return {"tutorial": "02 pure-JAX MLP (jax.jit)", "batch": batch,
-            **timed_steps(update, params, lambda p: p)}
-
 
 def nnx_cnn_setup(batch: int):
     model = NnxCNN(rngs=nnx.Rngs(0))
@@ -289,43 +232,22 @@ def bench_cnns(batch: int = 32) -> list[dict[str, Any]]:
     return [*bench_nnx_cnn_forms(batch), bench_linen_cnn(batch)]
 
 
-def bench_input_pipelines() -> list[dict[str, Any]]:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no C++ info/warning lines
-    import tensorflow as tf
-    import tensorflow_datasets as tfds
-
-    tf.config.set_visible_devices([], "GPU")
-    if not tfds.builder("mnist").is_prepared():
-        print("input pipelines: skipped, MNIST is not prepared in the TFDS data dir (set TFDS_DATA_DIR; see README)")
-        return []
-    batches = 200 if QUICK else 1000
-
-    def normalise(batch):
-        return {"image": tf.cast(batch["image"], tf.float32) / 255, "label": batch["label"]}
-
-    pipelines = {
-        "02 MLP: as_supervised, shuffle, batch 128, prefetch":
-            tfds.load("mnist", split="train", as_supervised=True).shuffle(10_000, seed=0).batch(128).prefetch(1),
-        "03 NNX: cache, repeat, shuffle, batch 32, map, prefetch":
-            tfds.load("mnist", split="train").cache().repeat().shuffle(1024, seed=0)
-            .batch(32, drop_remainder=True).map(normalise).prefetch(1),
-    }
-    rows = []
-    for name, dataset in pipelines.items():
-        iterator = iter(tfds.as_numpy(dataset.repeat().take(batches)))
-        next(iterator)
-        start = time.perf_counter()
-        count = sum(1 for _ in iterator)
-        rows.append({"pipeline": name, "batches_per_s": count / (time.perf_counter() - start)})
-    return rows
+def describe_cpu() -> str:
+    """Model name, family/model numbers and AVX-512 support: machines sold under one name differ, and
+    the CNN steps (and the conv flag's effect) with them."""
+    try:
+        fields = dict(line.split(":", 1) for line in open("/proc/cpuinfo").read().split("\n\n")[0].splitlines()
+                      if ":" in line)
+    except OSError:
+        return platform.processor()
+    fields = {key.strip(): value.strip() for key, value in fields.items()}
+    avx512 = "avx512f" in fields.get("flags", "").split()
+    name, family, model = (fields.get(key, "?") for key in ("model name", "cpu family", "model"))
+    return f"{name}, family {family} model {model}, {'with' if avx512 else 'no'} AVX-512"
 
 
 def describe_machine() -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
+    cpu = describe_cpu()
     import flax
 
     return {"devices": [str(d) for d in jax.devices()], "device_kind": jax.devices()[0].device_kind,
@@ -352,6 +274,30 @@ def print_steps(steps: list[dict[str, Any]]) -> None:
               f" {row['examples_per_s']:10.0f} {gflops} {ratio}")
 
 
+def training_loops() -> list[dict[str, Any]]:
+    """Each selected tutorial's loop, measured by scripts/bench_loops.py in a process of its own (the
+    page's start-up settings apply there). A failure is an error: the page's code and LOOPS disagree."""
+    rows = []
+    for key in ARGS.loops:
+        args = [sys.executable, str(REPO / "scripts" / "bench_loops.py"), key, *(["--quick"] if QUICK else [])]
+        child = subprocess.run(args, capture_output=True, text=True)
+        if child.returncode != 0:
+            sys.exit(f"training loop {key}: scripts/bench_loops.py failed:\n{child.stderr[-4000:]}")
+        rows.append(json.loads(child.stdout.splitlines()[-1]))
+    return rows
+
+
+def print_loops(loops: list[dict[str, Any]]) -> None:
+    print("training loops, each page's own code (a shorter run in the page's proportions, timed after a first run):")
+    print(f"{'tutorial':34s} {'batch':>5s} {'steps':>5s} {'bare ms':>8s} {'loop ms':>8s} {'efficiency':>10s}"
+          f"   time in: {'steps':>6s} {'evaluation':>10s} {'rest':>6s}")
+    for row in loops:
+        parts = row["breakdown"]
+        print(f"{row['tutorial'] + ' ' + row['notebook'][3:-6]:34.34s} {row['batch']:5d} {row['steps_timed']:5d}"
+              f" {row['bare_step_ms']:8.2f} {row['loop_ms_per_step']:8.2f} {row['efficiency']:10.2f}"
+              f"            {parts['steps']:6.0%} {parts['evaluation']:10.0%} {parts['rest']:6.0%}")
+
+
 def cnn_steps_with_conv_flag() -> dict[str, Any] | None:
     """The CNN steps (and the matmul peak) measured in a child process started with CPU_CONV_FLAG;
     None, with the reason printed, where that process fails (XLA stops on a flag its version lacks)."""
@@ -375,14 +321,14 @@ def main() -> None:
         return
     info = describe_machine()
     peak = matmul_peak_gflops()
-    steps = [bench_digits_mlp(), bench_pure_jax_mlp(), *bench_cnns()]
+    steps = bench_cnns()
     for batch in ARGS.batches:
         steps += bench_cnns(batch)
     add_rates(steps, peak)
     on_cpu = jax.default_backend() == "cpu"
     peak_highest = None if on_cpu else matmul_peak_gflops("highest")
-    pipelines = bench_input_pipelines()
     with_flag = cnn_steps_with_conv_flag() if on_cpu else None
+    loops = training_loops()
 
     print(f"devices: {info['devices']} ({info['device_kind']})  cpu: {info['cpu']} ({info['cores']} cores)")
     print(f"jax {info['jax']}, flax {info['flax']}, optax {info['optax']}, python {info['python']}"
@@ -394,18 +340,20 @@ def main() -> None:
     print()
     print_steps(steps)
     print()
-    for row in pipelines:
-        print(f"input pipeline {row['pipeline']:58s} {row['batches_per_s']:8.0f} batches/s")
     if with_flag:
         print(f"\nCNN steps again with XLA_FLAGS={CPU_CONV_FLAG}")
         print(f"float32 matmul peak in that process: {with_flag['matmul_peak_gflops']:.1f} GFLOP/s\n")
         print_steps(with_flag["training_steps"])
+    if loops:
+        print()
+        print_loops(loops)
 
     out = REPO / "build" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"machine": info, "matmul_peak_gflops": peak,
                                "matmul_gflops_precision_highest": peak_highest, "training_steps": steps,
-                               "input_pipelines": pipelines, "cnn_steps_with_conv_flag": with_flag}, indent=2))
+                               "cnn_steps_with_conv_flag": with_flag,
+                               "training_loops": loops}, indent=2))
     print(f"\nwritten: {out.relative_to(REPO)}")
 
 

@@ -121,3 +121,28 @@ def cell_timeout_s() -> int:
     config = configparser.ConfigParser()
     config.read(REPO / "pytest.ini", encoding="utf-8")
     return int(re.search(r"--nbval-cell-timeout (\d+)", config["pytest"]["addopts"])[1])
+
+
+# Tutorial 07 starts training processes from a script in a temporary folder named like this.
+DISTRIBUTED_WORKDIR_PREFIX = "jax-distributed-"
+
+
+# conftest.py sets it to a token of its own for each run: the processes a run's notebooks start
+# inherit it, so that a run recognises its own processes and never touches another run's.
+SESSION_VARIABLE = "JAX_MNIST_TUTORIALS_TEST_SESSION"
+
+
+def stray_processes(session: str, marker: str = DISTRIBUTED_WORKDIR_PREFIX) -> dict[int, str]:
+    """{pid: command line} of the running processes whose command line contains `marker` and whose
+    environment holds SESSION_VARIABLE=session (Linux /proc; other users' processes are not readable)."""
+    found = {}
+    tag = f"{SESSION_VARIABLE}={session}".encode()
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (process / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+            environment = (process / "environ").read_bytes().split(b"\0")
+        except OSError:  # ended meanwhile, or not ours to read
+            continue
+        if marker in command and tag in environment and int(process.name) != os.getpid():
+            found[int(process.name)] = command
+    return found

@@ -173,6 +173,8 @@ def expected_results_page(results: dict[str, Any], floors: dict[str, dict[str, f
                         f"{percent(stats['min'])} | {percent(stats['median'])} | {percent(stats['max'])} | "
                         f"{stats['stdev'] * 100:.2f} points | {seconds:.0f} s | {'; '.join(failures) or 'none'} |")
     versions = ", ".join(f"{p} {v}" for p, v in results["versions"].items())
+    every_run = [run for record in results["notebooks"].values() for run in record["runs"]]
+    runs, minutes = len(every_run), sum(run["seconds"] for run in every_run) / 60  # over partial re-sweeps too
     return f"""# What to expect
 
 Each tutorial asserts the result its text claims. A claim that holds only for
@@ -185,7 +187,7 @@ standard deviations of the results (a repository test checks it): five seeds
 do not show the worst seed a reader may pick.
 
 Measured on this project's test machine ({results['machine']}, no GPU) with
-{versions}. The whole sweep took {results['sweep_wall_seconds'] / 60:.0f} minutes.
+{versions}. Its {runs} runs took {minutes:.0f} minutes in all.
 
 | tutorial | asserted | min | median | max | std. dev. | run time (median) | failed runs |
 |---|---|---:|---:|---:|---:|---:|---|
