@@ -80,16 +80,12 @@ def mlp_bare(nb: NotebookCode) -> Action:
     import jax.numpy as jnp
 
     images, labels, batch = nb["train_images"], nb["train_labels"], jnp.arange(nb["BATCH_SIZE"])
-    return stateful(lambda params: nb["update_batch"](params, images, labels, batch), nb["params"])
+    correct = jnp.zeros((), jnp.int32)
+    return stateful(lambda carry: nb["update_batch"](*carry, images, labels, batch), (nb["params"], correct))
 
 
 def mlp_eval(nb: NotebookCode) -> Action:
-    sample = nb["train_sample"]
-
-    def act():
-        return (nb["accuracy"](nb["params"], nb["train_images"][sample], nb["train_labels"][sample]),
-                nb["accuracy"](nb["params"], nb["test_images"], nb["test_labels"]))
-    return act
+    return lambda: nb["accuracy"](nb["params"], nb["test_images"], nb["test_labels"])
 
 
 def nnx_cnn_bare(nb: NotebookCode) -> Action:
