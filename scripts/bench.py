@@ -135,7 +135,7 @@ def cnn_training_gflop_per_example() -> float:
 
 NOTEBOOKS = REPO / "notebooks"
 SHARED_IMPORTS = {"jax": jax, "jnp": jnp, "nnx": nnx, "nn": linen, "partial": partial}
-NnxCNN = definitions(NOTEBOOKS / "03_flax_nnx_cnn_mnist.ipynb", ["CNN"], dict(SHARED_IMPORTS))["CNN"]
+NnxCNN = definitions(NOTEBOOKS / "03_flax_nnx_cnn_mnist.ipynb", ["avg_pool", "CNN"], dict(SHARED_IMPORTS))["CNN"]
 LinenCNN = definitions(NOTEBOOKS / "04_flax_linen_cnn_mnist.ipynb", ["CNN"], dict(SHARED_IMPORTS))["CNN"]
 
 
