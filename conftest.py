@@ -25,6 +25,12 @@ Its jobs:
   launches its own) may still be alive: any left is listed, killed, and fails
   the run. The run's processes are told apart from any other run's by a token
   in their environment, which they inherit from this one.
+* The terminal summary also shows what each page's setup cells printed (the
+  versions they found, and what they installed), so that a run on the Colab
+  replica shows each page's repair.
+* In `make test-colab`, tests/colab/probe notes every search for a module the
+  replica leaves out (in the harness, the kernels and what they start): any
+  fails the run.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from collections import defaultdict
 import pytest
 from notebook_harness import (
     SESSION_VARIABLE,
+    absent_module_searches,
     deprecation_warnings,
     mnist_problem,
     stray_processes,
@@ -45,9 +52,12 @@ from notebook_harness import (
 )
 
 REPOSITORY_TEST_TIMEOUT_S = 300
+SETUP_INSTALL_CELL = "# @title Setup: install"  # the second setup cell, which acts and prints
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("timeout"):  # pytest-timeout (not in the Colab replica)
+        return
     for item in items:
         if item.path.suffix != ".ipynb":
             item.add_marker(pytest.mark.timeout(REPOSITORY_TEST_TIMEOUT_S))
@@ -67,6 +77,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 NOTEBOOK_SECONDS: defaultdict[str, float] = defaultdict(float)
+SETUP_PRINTED: dict[str, str] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -76,6 +87,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    if SETUP_PRINTED:
+        terminalreporter.section("what the setup cells printed")
+        for path, text in sorted(SETUP_PRINTED.items()):
+            terminalreporter.write_line(f"{path}:\n    " + text.strip().replace("\n", "\n    "))
     if NOTEBOOK_SECONDS:
         terminalreporter.section("notebook execution times")
         for path, seconds in sorted(NOTEBOOK_SECONDS.items()):
@@ -85,7 +100,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
     result = yield
-    warnings = deprecation_warnings(getattr(item, "test_outputs", None) or [])
+    outputs = getattr(item, "test_outputs", None) or []
+    if getattr(item, "cell", {}).get("source", "").startswith(SETUP_INSTALL_CELL):
+        SETUP_PRINTED[item.path.name] = "".join(o.get("text", "") for o in outputs if o.get("name") == "stdout")
+    warnings = deprecation_warnings(outputs)
     if warnings:
         pytest.fail(f"{item.path.name}, {item.name}, uses a deprecated API: " + "; ".join(warnings), pytrace=False)
     return result
@@ -98,6 +116,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if not NOTEBOOK_SECONDS:
         return
+    searched = absent_module_searches()
+    if searched:
+        print("\nlooked for modules that the Colab replica leaves out, so the run may differ from Colab's:\n"
+              + "".join(f"  {line}\n" for line in searched))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     strays = stray_processes(os.environ[SESSION_VARIABLE])
     for pid, command in strays.items():
         print(f"\nleft behind by a notebook, killed now: pid {pid}: {command}")

@@ -2,7 +2,7 @@
 # Debian's chromium and chromedriver for the docs' browser test (tests/test_docs_site.py).
 # Installs them with apt-get when missing and this user may; otherwise says what to do.
 set -euo pipefail
-if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then
+if command -v "${CHROMIUM:-chromium}" >/dev/null && command -v "${CHROMEDRIVER:-chromedriver}" >/dev/null; then
     exit 0
 fi
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

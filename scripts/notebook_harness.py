@@ -3,6 +3,7 @@
 * The MNIST preflight: whether `tfds.load('mnist')` can work here (MNIST
   prepared in TFDS's data dir, or TFDS's download host reachable), and if not
   what to do, said within seconds instead of after TFDS's minutes of retries.
+* What tests/colab/probe noted in a `make test-colab` run.
 * The deprecation scan: DeprecationWarning or FutureWarning lines in a
   cell's outputs that our own code (not an installed library) triggered.
 * Running Python, and nbval the way `make test-notebooks` does, for the tests;
@@ -55,16 +56,20 @@ def network_answers(address: tuple[str, int] = TFDS_DOWNLOAD_HOST,
     return bool(answered)
 
 
+def mnist_prepared(data_dir: str) -> bool:
+    """Whether MNIST is prepared in `data_dir`, in the layout TFDS writes and `tfds.load` reads
+    (`mnist/<version>/dataset_info.json` beside its record files). Read from the files, not through
+    TFDS, so that the check neither costs TensorFlow's start-up nor depends on the environment's TFDS
+    importing cleanly (on Colab's stack it does not until a page's setup cell fixes it)."""
+    return any(Path(data_dir).expanduser().glob("mnist/*/dataset_info.json"))
+
+
 def mnist_problem(data_dir: str) -> str | None:
     """None when `tfds.load('mnist')` can work here, else what to do about it."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow starts: no C++ info/warning lines
-    import tensorflow_datasets as tfds
-
-    builder = tfds.builder("mnist", data_dir=data_dir)
-    if builder.is_prepared() or network_answers():
+    if mnist_prepared(data_dir) or network_answers():
         return None
     return (
-        f"MNIST is not prepared in the TFDS data dir ({builder.data_dir}) and "
+        f"MNIST is not prepared in the TFDS data dir ({data_dir}) and "
         f"TFDS's download host {TFDS_DOWNLOAD_HOST[0]} cannot be reached, so "
         "tfds.load('mnist') would retry for minutes and then fail.\n"
         "Fix one of these:\n"
@@ -146,3 +151,11 @@ def stray_processes(session: str, marker: str = DISTRIBUTED_WORKDIR_PREFIX) -> d
         if marker in command and tag in environment and int(process.name) != os.getpid():
             found[int(process.name)] = command
     return found
+
+
+def absent_module_searches() -> list[str]:
+    """What tests/colab/probe noted in this run (`make test-colab` names its log), one line a search."""
+    log = os.environ.get("COLAB_REPLICA_PROBE_LOG")
+    if not log or not Path(log).is_file():
+        return []
+    return sorted(set(Path(log).read_text(encoding="utf-8").splitlines()))

@@ -5,13 +5,13 @@ Usage: python scripts/setup_cells.py [--check]
 The tested window is read from the two requirement files, its only source:
 the oldest end is Colab's preinstalled stack (requirements-colab.txt), the
 newest end our pins (requirements.txt). Each tutorial's "## Setup" section
-(one shared text and one shared cell) carries the window for the packages
-that page imports, since a notebook opened in Colab cannot read this
-repository. The section ends with the page's `SEED` cell (tagged
-`parameters`, so that papermill and `make seeds` can run the page with
-another seed). `make setup-cells` writes them (then syncs the notebooks);
-`--check` exits 1 naming each page or table that differs from what this
-script would write.
+(one shared text and two shared cells, collapsed in Colab, Jupyter and the
+docs) carries the window for the packages that page imports, since a
+notebook opened in Colab cannot read this repository: the first cell holds
+the window and `plan()`, the decision (what to pip install, given the
+installed versions), and the second acts on it. `make setup-cells` writes
+them (then syncs the notebooks); `--check` exits 1 naming each page or table
+that differs from what this script would write.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import textwrap
 from pathlib import Path
+from typing import Any
 
 import jupytext
 
@@ -29,102 +31,130 @@ OLDEST = REPO / "requirements-colab.txt"
 
 # What a page's imports need installed, in the order the window lists them.
 PACKAGES_OF_MODULE = {
-    "jax": ["jax", "jaxlib"],
+    "jax": ["jax"],
     "flax": ["flax"],
     "optax": ["optax"],
     "orbax": ["orbax-checkpoint"],
     "tensorflow": ["tensorflow"],
-    "tensorflow_datasets": ["tensorflow-datasets", "importlib_resources"],
+    "tensorflow_datasets": ["tensorflow-datasets"],
     "sklearn": ["scikit-learn"],
     "matplotlib": ["matplotlib"],
 }
 # The same package under another name in one of the requirement files.
 ALIASES = {"tensorflow": ["tensorflow", "tensorflow-cpu"]}
-# Needed, in any version: TFDS imports it without declaring it, and Colab's
-# published list does not say which version Colab has.
-ANY_VERSION = {"importlib_resources"}
+# The fixes TFDS needs on Colab's stack, installed by the pages that use TFDS (the versions are
+# the ones the pages were run with there): importlib_resources, which TFDS 4.9.10 imports to
+# download a data set without requiring it (tensorflow/datasets#11212; Colab lacks it), and the
+# newest tensorflow-metadata built for protobuf 5 (1.21 needs protobuf 6.31 at run time and Colab
+# has 5.29: tensorflow/metadata#68).
+IMPORTLIB_RESOURCES = "importlib-resources"
+TENSORFLOW_METADATA_FOR_PROTOBUF_5 = "1.17.3"
 
-# "## Setup", its text and its first code cell, and the SEED cell after it where there is one.
-SETUP_SECTION = re.compile(r"^## Setup\n.*?^```\{code-cell\}[^\n]*\n.*?^```\n"
-                           r"(\nEvery random choice on this page.*?^SEED = \d+\n```\n)?", re.MULTILINE | re.DOTALL)
+# "## Setup", its text and its two code cells.
+SETUP_SECTION = re.compile(r"^## Setup\n.*?(?:^```\{code-cell\}[^\n]*\n.*?^```\n.*?){2}", re.MULTILINE | re.DOTALL)
 README_TABLE = re.compile(r"(<!-- tested-versions:start.*?-->\n).*?(<!-- tested-versions:end -->)", re.DOTALL)
+COLLAPSED = """---
+cellView: form
+jupyter:
+  source_hidden: true
+tags: [hide-cell]
+---"""
 
-SETUP_TEMPLATE = '''\
+SETUP_TEMPLATE = """\
 ## Setup
 
-This page was tested with the versions in the next cell: the oldest are those
-Colab has preinstalled, so in Colab it runs as it is. Elsewhere the cell
-installs what is missing or too old, then stops: modules already imported keep
-their old versions until you restart the runtime (or kernel) and run the page
-again. Newer versions than tested usually work; the cell names them in case
-something fails.
+{text}
 
 ```{{code-cell}} ipython3
-:tags: [hide-cell]
+{collapsed}
+# @title Setup: the versions this page was tested with
+from packaging.version import Version
 
-import importlib.metadata
+TESTED = {{  # package: (oldest, newest) version this page was run with
+{window}}}
+NONE = Version("0")  # the version of a package that is not installed
+
+
+def plan(have: dict[str, Version]) -> dict[str, str]:
+    \"\"\"{{requirement: why}} to pip install, given the installed versions.\"\"\"
+    why = {{p: "too old" if p in have else "missing"
+           for p, (oldest, _) in TESTED.items()
+           if have.get(p, NONE) < Version(oldest)}}
+    jax, flax = have.get("jax", NONE), have.get("flax", NONE)
+    if "flax" in TESTED and jax >= Version("0.11"):  # it needs flax 0.12.10+
+        if flax < Version("0.12.10"):
+            why.setdefault("flax", f"{{flax}} does not import with jax {{jax}}")
+    if why.keys() & {{"jax", "flax"}}:  # upgraded together, so that they match
+        why = {{p: "to match" for p in {{"jax", "flax"}} & TESTED.keys()}} | why
+    cuda = "[cuda12]" if "jax-cuda12-plugin" in have else ""  # a GPU runtime
+    return {{f"{{p}}{{cuda * (p == 'jax')}}=={{TESTED[p][1]}}": reason
+            for p, reason in why.items()}}
+```
+
+```{{code-cell}} ipython3
+{collapsed}
+# @title Setup: install what is missing or too old{title_fixes}
+import importlib.metadata as metadata
 import subprocess
 import sys
 
-from packaging.version import Version
-
-TESTED = {{  # package: (oldest, newest) version this page was run with; "0": any version
-{window}}}
-JAX_FAMILY = {{"jax", "jaxlib", "flax"}}  # installed together, so that they match
-CUDA_PLUGINS = ["jax-cuda12-plugin", "jax-cuda13-plugin"]  # on GPU runtimes
-
-
-def installed(package: str) -> str | None:
-    for name in {aliases}.get(package, [package]):
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return None
-
-
-def plan(versions: dict[str, str | None]) -> tuple[list[str], list[str]]:
-    """What to pip install, and what to tell the reader, given the installed versions."""
-    install, notes = set(), []
-    for package, (oldest, newest) in TESTED.items():
-        version = versions.get(package)
-        if version is None or Version(version) < Version(oldest):
-            install.add(package)
-            notes.append(f"{{package}} {{version}} is older than this page needs ({{oldest}})" if version
-                         else f"{{package}} is missing")
-        elif Version(version) > Version(newest):
-            notes.append(f"{{package}} {{version}} is newer than tested; "
-                         f"if this page fails: pip install {{package}}=={{newest}}")
-    flax, jax = versions.get("flax"), versions.get("jax")
-    flax_breaks = flax and jax and Version(flax) < Version("0.12.10") and Version(jax) >= Version("0.11")
-    if flax_breaks and "flax" not in install:
-        install.add("flax")
-        notes.append(f"flax {{flax}} does not import with jax {{jax}}: they must be upgraded together")
-    if install & JAX_FAMILY:
-        install |= JAX_FAMILY & TESTED.keys()
-    cuda = [plugin.split("-")[1] for plugin in CUDA_PLUGINS if versions.get(plugin)]
-    extras = f"[{{','.join(cuda)}}]" if cuda else ""
-    return sorted(f"{{p}}{{extras if p == 'jax' else ''}}=={{TESTED[p][1]}}" for p in install), notes
-
-
-install, notes = plan({{package: installed(package) for package in [*TESTED, *CUDA_PLUGINS]}})
-print("\\n".join(notes) or f"Within the tested versions: {{', '.join(f'{{p}} {{installed(p)}}' for p in TESTED)}}")
-if install:
-    subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", *install])
-    where = "Runtime > Restart session" if "google.colab" in sys.modules else "restart the kernel"
-    raise RuntimeError(f"Installed {{' '.join(install)}}. Now {{where}} and run this page again.")
+{fixes_function}have = {{}}
+for dist in metadata.distributions():  # the first of each name is imported
+    have.setdefault(dist.name.lower().replace("_", "-"), Version(dist.version))
+have.setdefault("tensorflow", have.get("tensorflow-cpu", NONE))
+if install := plan(have){fixes_call}:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *install],
+                   check=True)
+    print("Installed", "; ".join(f"{{p}} ({{why}})" for p, why in install.items()))
+    modules = metadata.packages_distributions()
+    loaded = {{d.lower() for m in list(sys.modules) for d in modules.get(m, [])}}
+    if loaded & {{p.split("=")[0].split("[")[0] for p in install}}:
+        raise RuntimeError("Restart the runtime, then run this page again")
+print("Versions:", ", ".join(f"{{p}} {{have.get(p)}}" for p in TESTED))
 ```
+"""
+TFDS_FIXES = """\
 
-Every random choice on this page (initial weights, the order of the training
-data, dropout, any split) derives from this one seed. Change it to see how
-much the results vary from run to run.
+def tfds_fixes(have: dict[str, Version]) -> dict[str, str]:
+    \"\"\"The two fixes that TensorFlow Datasets 4.9.10 needs on Colab.\"\"\"
+    fixes = {{}}
+    if "importlib-resources" not in have:  # tensorflow/datasets#11212
+        fixes["importlib-resources=={importlib_resources}"] = "TFDS needs it to download"
+    if have.get("tensorflow-metadata", NONE) >= Version("1.21") \\
+            and have.get("protobuf", NONE) < Version("6.31"):  # metadata#68
+        fixes["tensorflow-metadata=={tensorflow_metadata}"] = "1.21 needs a newer protobuf"
+    return fixes
 
-```{{code-cell}} ipython3
-:tags: [parameters]
 
-SEED = 0
-```
-'''
+"""
+TEXT = ("The collapsed cells below check the installed packages against the versions this page "
+        "was tested with (Colab's preinstalled ones and the newest releases) and install what is "
+        "missing or too old{fixes}. In Colab that is all; elsewhere the README's `make setup` "
+        "installs everything at once.")
+TFDS_FIXES_TEXT = ", plus two fixes that TensorFlow Datasets needs on Colab"
+CODE_WIDTH = 79  # the docs' code column, and ruff's line length for the notebooks
+
+
+def setup_cells(notebook: Path) -> list[str]:
+    """The sources of the notebook's two setup cells (its first two code cells, collapsed)."""
+    cells = [cell for cell in jupytext.read(notebook).cells if cell.cell_type == "code"][:2]
+    if len(cells) < 2 or any("hide-cell" not in cell.metadata.get("tags", []) for cell in cells):
+        raise LookupError(f"{notebook.name}: the first two code cells are not the collapsed setup cells")
+    return [cell.source for cell in cells]
+
+
+def setup_logic(notebook: Path) -> dict[str, Any]:
+    """The setup cells' decisions without their actions: the first cell (the window and `plan`) and
+    the functions of the second (`tfds_fixes`), executed; `decide(have)` is what the page installs
+    given the installed versions {normalised name: Version}."""
+    window_cell, action_cell = setup_cells(notebook)
+    namespace: dict[str, Any] = {}
+    exec(compile(window_cell, f"<{notebook.name} setup cell 1>", "exec"), namespace)  # noqa: S102
+    functions = [node for node in ast.parse(action_cell).body if isinstance(node, ast.FunctionDef)]
+    exec(compile(ast.Module(functions, type_ignores=[]), f"<{notebook.name} setup cell 2>", "exec"), namespace)  # noqa: S102
+    fixes = namespace.get("tfds_fixes", lambda have: {})
+    namespace["decide"] = lambda have: namespace["plan"](have) | fixes(have)
+    return namespace
 
 
 def pins(path: Path) -> dict[str, str]:
@@ -133,8 +163,8 @@ def pins(path: Path) -> dict[str, str]:
     for line in path.read_text(encoding="utf-8").splitlines():
         line = line.split("#")[0].strip()
         if "==" in line:
-            name, version = line.split("==")
-            found[normalise(name)] = version
+            name, version = line.split(";")[0].split("==")
+            found[normalise(name)] = version.strip()
     return found
 
 
@@ -151,7 +181,7 @@ def tested_window() -> dict[str, tuple[str, str]]:
         ends = [next((end[n] for n in names if n in end), None) for end in (oldest, newest)]
         if None in ends:
             raise SystemExit(f"{package}: not pinned in both {OLDEST.name} and {NEWEST.name}")
-        window[package] = ("0" if package in ANY_VERSION else ends[0], ends[1])
+        window[package] = (ends[0], ends[1])
     return window
 
 
@@ -170,11 +200,29 @@ def imported_modules(md: Path) -> set[str]:
     return modules
 
 
+def window_lines(window: dict[str, tuple[str, str]]) -> str:
+    """The TESTED entries, as many to a line as fit the code column."""
+    lines, line = [], "   "
+    for package, (oldest, newest) in window.items():
+        entry = f' "{package}": ("{oldest}", "{newest}"),'
+        if len(line) + len(entry) > CODE_WIDTH:
+            lines.append(line)
+            line = "   "
+        line += entry
+    return "".join(f"{line}\n" for line in [*lines, line])
+
+
 def setup_section(md: Path, window: dict[str, tuple[str, str]]) -> str:
     modules = imported_modules(md)
     packages = [p for module, ps in PACKAGES_OF_MODULE.items() if module in modules for p in ps]
-    lines = "".join(f'    "{p}": ("{window[p][0]}", "{window[p][1]}"),\n' for p in packages)
-    return SETUP_TEMPLATE.format(window=lines, aliases=repr(ALIASES).replace("'", '"'))
+    tfds = "tensorflow-datasets" in packages
+    fixes = TFDS_FIXES.format(importlib_resources=pins(NEWEST)[IMPORTLIB_RESOURCES],
+                              tensorflow_metadata=TENSORFLOW_METADATA_FOR_PROTOBUF_5)
+    text = textwrap.fill(TEXT.format(fixes=TFDS_FIXES_TEXT if tfds else ""), width=CODE_WIDTH)
+    return SETUP_TEMPLATE.format(
+        text=text, collapsed=COLLAPSED, window=window_lines({p: window[p] for p in packages}),
+        title_fixes=", and TFDS's fixes" if tfds else "", fixes_function=fixes if tfds else "",
+        fixes_call=" | tfds_fixes(have)" if tfds else "")
 
 
 def with_setup_section(md: Path, window: dict[str, tuple[str, str]]) -> str:
@@ -185,9 +233,9 @@ def with_setup_section(md: Path, window: dict[str, tuple[str, str]]) -> str:
 
 
 def readme_table(window: dict[str, tuple[str, str]]) -> str:
-    rows = "".join(f"| {package} | {'any' if oldest == '0' else oldest} | {newest} |\n"
+    rows = "".join(f"| {package} | {oldest} | {newest} |\n"
                    for package, (oldest, newest) in window.items())
-    return "| package | oldest: Colab (`make test-colab`) | newest: our pins (`make test`) |\n|---|---|---|\n" + rows
+    return "| package | oldest: Colab (`make test-colab`) | newest: the lock (`make test`) |\n|---|---|---|\n" + rows
 
 
 def with_readme_table(text: str, window: dict[str, tuple[str, str]]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -34,7 +35,9 @@ ERROR_TEXT = ["Traceback (most recent call last)", "System Message", "Unknown di
 
 
 def find(program: str) -> str:
-    path = shutil.which(program)
+    """The browser or its driver: $CHROMIUM or $CHROMEDRIVER when set (another Chromium build, say
+    Google Chrome with its own driver), else Debian's on PATH."""
+    path = shutil.which(os.environ.get(program.upper(), program))
     if path is None:
         pytest.fail(f"{program} not found: install Debian's chromium and chromium-driver "
                     "(apt-get install chromium chromium-driver)")

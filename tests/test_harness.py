@@ -109,6 +109,14 @@ def test_preflight_accepts_prepared_data_dir(tmp_path: Path) -> None:
     assert notebook_harness.mnist_problem(str(prepared)) is None
 
 
+def test_preflight_reads_the_folder_as_tfds_writes_it(tmp_path: Path) -> None:
+    """A folder TFDS began to fill but did not finish holds no dataset_info.json: not prepared."""
+    (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)
+    assert not notebook_harness.mnist_prepared(str(tmp_path))
+    (tmp_path / "mnist" / "3.0.1" / "dataset_info.json").write_text("{}")
+    assert notebook_harness.mnist_prepared(str(tmp_path))
+
+
 def test_preflight_fails_fast_without_data_or_network(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "create_connection", cut_network)
