@@ -125,7 +125,7 @@ test-notebooks: $(STAMP) ## Execute every notebook end to end and compare output
 # fails the run (conftest.py).
 COLAB_SYNC := $(UV) pip sync --offline --find-links $(COLAB_WHEELS) --python $(COLAB_BIN)/python requirements-colab.txt
 COLAB_PROBE_LOG := build/colab-replica-probe.log
-test-colab: $(COLAB_STAMP) ## Every notebook on a pristine replica of Colab's runtime (nbval lax: cells run, asserts hold)
+test-colab: $(COLAB_STAMP) $(STAMP) ## Every notebook on a pristine replica of Colab's runtime (nbval lax: cells run, asserts hold)
 	$(COLAB_SYNC) --quiet
 	COLAB_WHEELS=$(COLAB_WHEELS) $(COLAB_BIN)/python -m pytest -v tests/colab
 	@mkdir -p build; rm -f $(COLAB_PROBE_LOG); failed=""; \

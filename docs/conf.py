@@ -18,8 +18,10 @@ html_theme_options = {
     "use_repository_button": True,
 }
 
-# The notebooks' stored outputs are verified current by the strict nbval run
-# of `make test`; the docs render them and never re-execute (no retraining).
+# The docs render the notebooks' stored outputs and never re-execute them (no retraining). The
+# outputs are those of a real run (`make outputs`); the strict nbval run of `make test` re-runs
+# every notebook and compares its text with them, except what nbval-sanitize.cfg masks (every
+# floating-point number among it), so the numbers are guarded by the notebooks' own asserts.
 nb_execution_mode = "off"
 nb_merge_streams = True
 
@@ -30,6 +32,8 @@ root_doc = "docs/index"
 include_patterns = ["docs/*.md", "notebooks/*.ipynb"]
 exclude_patterns = ["**.ipynb_checkpoints"]
 templates_path = ["_templates"]
+html_static_path = ["_static"]
+html_css_files = ["code-column.css"]
 html_additional_pages = {"index": "redirect.html"}  # build/html/index.html -> docs/index.html
 myst_enable_extensions = ["dollarmath"]
 nitpicky = False

@@ -136,7 +136,7 @@ def cnn_training_gflop_per_example() -> float:
 NOTEBOOKS = REPO / "notebooks"
 SHARED_IMPORTS = {"jax": jax, "jnp": jnp, "nnx": nnx, "nn": linen, "partial": partial}
 NnxCNN = definitions(NOTEBOOKS / "03_flax_nnx_cnn_mnist.ipynb", ["avg_pool", "CNN"], dict(SHARED_IMPORTS))["CNN"]
-LinenCNN = definitions(NOTEBOOKS / "04_flax_linen_cnn_mnist.ipynb", ["CNN"], dict(SHARED_IMPORTS))["CNN"]
+LinenCNN = definitions(NOTEBOOKS / "04_flax_linen_cnn_mnist.ipynb", ["avg_pool", "CNN"], dict(SHARED_IMPORTS))["CNN"]
 
 
 def cross_entropy(logits, labels):
@@ -215,16 +215,26 @@ def bench_nnx_cnn_forms(batch: int = 32) -> list[dict[str, Any]]:
 
 def bench_linen_cnn(batch: int = 32) -> dict[str, Any]:
     cnn = LinenCNN()
-    params = cnn.init(jax.random.key(0), jnp.ones((1, 28, 28, 1)))["params"]
-    state = train_state.TrainState.create(apply_fn=cnn.apply, params=params, tx=optax.sgd(0.1, momentum=0.9))
+    variables = cnn.init(jax.random.key(0), jnp.ones((1, 28, 28, 1)), train=False)
+    state = train_state.TrainState.create(apply_fn=cnn.apply, params=variables["params"],
+                                          tx=optax.sgd(0.1, momentum=0.9))
     x, y = jnp.ones((batch, 28, 28, 1)), jnp.zeros((batch,), jnp.int32)
 
     @jax.jit
-    def step(state):
-        grads = jax.grad(lambda p: cross_entropy(state.apply_fn({"params": p}, x), y))(state.params)
-        return state.apply_gradients(grads=grads)
+    def step(carry):
+        state, batch_stats = carry
 
-    return {"tutorial": "04 Linen CNN (jax.jit)", "batch": batch, **timed_steps(step, state, lambda s: s)}
+        def loss(params):
+            logits, changed = state.apply_fn({"params": params, "batch_stats": batch_stats}, x, train=True,
+                                             rngs={"dropout": jax.random.fold_in(jax.random.key(1), state.step)},
+                                             mutable=["batch_stats"])
+            return cross_entropy(logits, y), changed["batch_stats"]
+
+        grads, batch_stats = jax.grad(loss, has_aux=True)(state.params)
+        return state.apply_gradients(grads=grads), batch_stats
+
+    carry = (state, variables["batch_stats"])
+    return {"tutorial": "04 Linen CNN (jax.jit)", "batch": batch, **timed_steps(step, carry, lambda c: c)}
 
 
 def bench_cnns(batch: int = 32) -> list[dict[str, Any]]:

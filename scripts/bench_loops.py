@@ -73,7 +73,7 @@ def digits_bare(nb: NotebookCode) -> Action:
 
 
 def digits_eval(nb: NotebookCode) -> Action:
-    return lambda: nb["loss_fun"](nb["model"], nb["x_test"], nb["y_test"])[0]
+    return lambda: nb["loss_fn"](nb["model"], nb["x_test"], nb["y_test"])[0]
 
 
 def mlp_bare(nb: NotebookCode) -> Action:
@@ -122,11 +122,12 @@ def linen_cnn_bare(nb: NotebookCode) -> Action:
 
     indices = jnp.arange(nb["BATCH_SIZE"])
     images, labels = nb["train_images"], nb["train_labels"]
-    return stateful(lambda state: nb["train_step"](state, images, labels, indices)[0], nb["state"])
+    key = nb["dropout_key"]
+    return stateful(lambda state: nb["train_step"](state, images, labels, indices, key)[0], nb["state"])
 
 
 def linen_cnn_eval(nb: NotebookCode) -> Action:
-    return lambda: nb["eval_step"](nb["state"].params, nb["test_images"], nb["test_labels"])
+    return lambda: nb["eval_step"](nb["state"], nb["test_images"], nb["test_labels"])
 
 
 def orbax_bare(nb: NotebookCode) -> Action:
@@ -185,6 +186,9 @@ LOOPS: dict[str, LoopSpec] = {
 NOT_TIMED = {
     "07_jax_distributed_multiprocess.ipynb": "its training loop runs in processes that the page starts itself; "
                                              "each run prints its own time",
+    "08_export_and_serve.ipynb": "its training is tutorial 3's, shortened to a model worth exporting; the page "
+                                 "times its server instead",
+    "09_debugging_and_profiling.ipynb": "it times its own loops, each against a faster version of itself",
 }
 
 

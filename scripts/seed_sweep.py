@@ -159,8 +159,8 @@ def range_sentence(name: str, results: dict[str, Any], floors: dict[str, float])
     entry = results["notebooks"][name]
     parts = [f"{percent(s['min'])}–{percent(s['max'])} (median {percent(s['median'])})"
              for s in summary(entry, floors).values()]
-    return (f"<!-- seed-range -->Over {len(entry['runs'])} seeds (`make seeds`, on a 2-core CPU) this page "
-            f"reached {', '.join(parts)}: see [What to expect](../docs/expected-results.md).<!-- /seed-range -->")
+    return (f"<!-- seed-range -->With {len(entry['runs'])} different seeds this page reached "
+            f"{', '.join(parts)}: see [What to expect](../docs/expected-results.md).<!-- /seed-range -->")
 
 
 def expected_results_page(results: dict[str, Any], floors: dict[str, dict[str, float]]) -> str:

@@ -20,6 +20,7 @@ import ast
 import re
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -127,12 +128,11 @@ def tfds_fixes(have: dict[str, Version]) -> dict[str, str]:
 
 
 """
-TEXT = ("The collapsed cells below check the installed packages against the versions this page "
-        "was tested with (Colab's preinstalled ones and the newest releases) and install what is "
-        "missing or too old{fixes}. In Colab that is all; elsewhere the README's `make setup` "
-        "installs everything at once.")
-TFDS_FIXES_TEXT = ", plus two fixes that TensorFlow Datasets needs on Colab"
-CODE_WIDTH = 79  # the docs' code column, and ruff's line length for the notebooks
+TEXT = ("Two collapsed cells check the installed packages against the versions this page was "
+        "tested with (Colab's and the newest releases) and install what is missing or too old{fixes}.")
+TFDS_FIXES_TEXT = ", and on Colab two fixes that TensorFlow Datasets needs there"
+# The notebooks' line length (ruff's, and what the docs' code column holds).
+CODE_WIDTH = tomllib.loads((REPO / "ruff-notebooks.toml").read_text(encoding="utf-8"))["line-length"]
 
 
 def setup_cells(notebook: Path) -> list[str]:
@@ -186,12 +186,19 @@ def tested_window() -> dict[str, tuple[str, str]]:
 
 
 def imported_modules(md: Path) -> set[str]:
-    """Top-level modules imported by the page's code cells (the setup cell aside)."""
-    modules = set()
+    """Top-level modules imported by the page's code: its code cells (the setup cells aside), and the
+    script that its `%%writefile` cells write, cell after cell (tutorial 7 runs it in processes)."""
+    sources, script = [], []
     for cell in jupytext.read(md).cells:
         if cell.cell_type != "code" or "hide-cell" in cell.metadata.get("tags", []):
             continue
-        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        if cell.source.startswith("%%writefile"):
+            script.append(cell.source.split("\n", 1)[1])
+        else:
+            sources.append("\n".join(line for line in cell.source.splitlines()
+                                      if not line.lstrip().startswith(("%", "!"))))
+    modules = set()
+    for source in [*sources, "\n".join(script)]:
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.Import):
                 modules |= {alias.name.split(".")[0] for alias in node.names}

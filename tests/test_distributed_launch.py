@@ -31,7 +31,8 @@ def notebook_launch(tmp_path: Path, script: str, clock: types.ModuleType = time)
     (tmp_path / "train.py").write_text(script)
     namespace = {"os": os, "re": re, "shutil": shutil, "socket": socket, "subprocess": subprocess, "sys": sys,
                  "time": clock, "Path": Path, "WORKDIR": tmp_path, "SCRIPT": tmp_path / "train.py", "SEED": 0}
-    return definitions(NOTEBOOK, ["free_port", "SHOWN", "launch"], namespace)["launch"]
+    names = ["free_port", "SHOWN", "start", "show", "follow", "launch"]
+    return definitions(NOTEBOOK, names, namespace)["launch"]
 
 
 def started_pids(output: str) -> list[int]:

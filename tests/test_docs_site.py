@@ -2,8 +2,11 @@
 
 Needs `make docs` first (build/html). Serves the site from 127.0.0.1, opens
 every page, checks that each tutorial shows its figures (images loaded, with
-a non-zero natural size), its Colab badge and no error text, and saves a
-screenshot of each page to build/screenshots/ for a person to look at.
+a non-zero natural size), its Colab badge and no error text, that no code
+cell scrolls sideways in a 1280-px window (ruff-notebooks.toml's line length
+fits the column), and that the page's subject begins on its first screen;
+saves a screenshot of each page's first screen and of the whole page to
+build/screenshots/ for a person to look at.
 """
 
 from __future__ import annotations
@@ -74,13 +77,17 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
     driver.quit()
 
 
+WINDOW = (1280, 800)  # a laptop's browser window
+
+
 def open_page(browser: webdriver.Chrome, url: str, screenshot: str) -> str:
-    browser.set_window_size(1280, 1600)
+    browser.set_window_size(*WINDOW)
     browser.get(url)
     browser.execute_script("return document.fonts.ready")
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    browser.set_window_size(1280, min(height, 16000))  # the whole page in one screenshot
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SCREENSHOTS / f"{screenshot}-first-screen.png"))
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(WINDOW[0], min(height, 16000))  # the whole page in one screenshot
     browser.save_screenshot(str(SCREENSHOTS / f"{screenshot}.png"))
     return browser.find_element(By.TAG_NAME, "body").text
 
@@ -112,3 +119,22 @@ def test_tutorial_page_shows_figures_badge_and_no_errors(
     assert badge_links == [colab_badges.colab_url(f"notebooks/{name}.ipynb")]
     badge_image = browser.find_element(By.CSS_SELECTOR, "img[src$='colab-badge.svg']")
     assert badge_image is not None
+
+
+@pytest.mark.parametrize("name", TUTORIALS)
+def test_code_fits_the_column_and_the_subject_starts_on_the_first_screen(
+        site: str, browser: webdriver.Chrome, name: str) -> None:
+    browser.set_window_size(*WINDOW)
+    browser.get(f"{site}/notebooks/{name}.html")
+    browser.execute_script("return document.fonts.ready")
+    scrolling = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.cell_input pre'))"
+        ".filter(pre => pre.scrollWidth > pre.clientWidth)"
+        ".map(pre => pre.textContent.split('\\n').reduce((a, b) => a.length > b.length ? a : b));")
+    assert scrolling == [], f"{name}: these code cells scroll sideways (their longest line shown)"
+    # The first section after Setup is where the subject starts; the viewport is the first screen.
+    top, viewport = browser.execute_script(
+        "const sections = Array.from(document.querySelectorAll('article section > h2'));"
+        "const setup = sections.findIndex(h => h.textContent.startsWith('Setup'));"
+        "return [sections[setup + 1].getBoundingClientRect().top, window.innerHeight];")
+    assert top < viewport, f"{name}: the subject's first heading is {top:.0f} px down, below the first screen"
