@@ -19,7 +19,6 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import textwrap
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -51,8 +50,9 @@ ALIASES = {"tensorflow": ["tensorflow", "tensorflow-cpu"]}
 IMPORTLIB_RESOURCES = "importlib-resources"
 TENSORFLOW_METADATA_FOR_PROTOBUF_5 = "1.17.3"
 
-# "## Setup", its text and its two code cells.
-SETUP_SECTION = re.compile(r"^## Setup\n.*?(?:^```\{code-cell\}[^\n]*\n.*?^```\n.*?){2}", re.MULTILINE | re.DOTALL)
+# "## Setup" and its two code cells (with any text between them).
+SETUP_SECTION = re.compile(r"^## Setup\n.*?(?:^```\{code-cell\}[^\n]*\n.*?^```\n){1}.*?^```\{code-cell\}[^\n]*\n.*?^```\n",
+                           re.MULTILINE | re.DOTALL)
 README_TABLE = re.compile(r"(<!-- tested-versions:start.*?-->\n).*?(<!-- tested-versions:end -->)", re.DOTALL)
 COLLAPSED = """---
 cellView: form
@@ -63,8 +63,6 @@ tags: [hide-cell]
 
 SETUP_TEMPLATE = """\
 ## Setup
-
-{text}
 
 ```{{code-cell}} ipython3
 {collapsed}
@@ -128,9 +126,6 @@ def tfds_fixes(have: dict[str, Version]) -> dict[str, str]:
 
 
 """
-TEXT = ("Two collapsed cells check the installed packages against the versions this page was "
-        "tested with (Colab's and the newest releases) and install what is missing or too old{fixes}.")
-TFDS_FIXES_TEXT = ", and on Colab two fixes that TensorFlow Datasets needs there"
 # The notebooks' line length (ruff's, and what the docs' code column holds).
 CODE_WIDTH = tomllib.loads((REPO / "ruff-notebooks.toml").read_text(encoding="utf-8"))["line-length"]
 
@@ -225,9 +220,8 @@ def setup_section(md: Path, window: dict[str, tuple[str, str]]) -> str:
     tfds = "tensorflow-datasets" in packages
     fixes = TFDS_FIXES.format(importlib_resources=pins(NEWEST)[IMPORTLIB_RESOURCES],
                               tensorflow_metadata=TENSORFLOW_METADATA_FOR_PROTOBUF_5)
-    text = textwrap.fill(TEXT.format(fixes=TFDS_FIXES_TEXT if tfds else ""), width=CODE_WIDTH)
     return SETUP_TEMPLATE.format(
-        text=text, collapsed=COLLAPSED, window=window_lines({p: window[p] for p in packages}),
+        collapsed=COLLAPSED, window=window_lines({p: window[p] for p in packages}),
         title_fixes=", and TFDS's fixes" if tfds else "", fixes_function=fixes if tfds else "",
         fixes_call=" | tfds_fixes(have)" if tfds else "")
 

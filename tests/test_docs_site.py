@@ -78,6 +78,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chro
 
 
 WINDOW = (1280, 800)  # a laptop's browser window
+LINE = 30  # pixels: a line of text
 
 
 def open_page(browser: webdriver.Chrome, url: str, screenshot: str) -> str:
@@ -132,9 +133,10 @@ def test_code_fits_the_column_and_the_subject_starts_on_the_first_screen(
         ".filter(pre => pre.scrollWidth > pre.clientWidth)"
         ".map(pre => pre.textContent.split('\\n').reduce((a, b) => a.length > b.length ? a : b));")
     assert scrolling == [], f"{name}: these code cells scroll sideways (their longest line shown)"
-    # The first section after Setup is where the subject starts; the viewport is the first screen.
-    top, viewport = browser.execute_script(
+    # The first section after Setup is where the subject starts: its heading and the start of what
+    # follows (a line's height below it) must be within the viewport, the first screen.
+    bottom, viewport = browser.execute_script(
         "const sections = Array.from(document.querySelectorAll('article section > h2'));"
         "const setup = sections.findIndex(h => h.textContent.startsWith('Setup'));"
-        "return [sections[setup + 1].getBoundingClientRect().top, window.innerHeight];")
-    assert top < viewport, f"{name}: the subject's first heading is {top:.0f} px down, below the first screen"
+        "return [sections[setup + 1].getBoundingClientRect().bottom, window.innerHeight];")
+    assert bottom + LINE < viewport, f"{name}: the subject starts {bottom:.0f} px down, below the first screen"
