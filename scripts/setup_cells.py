@@ -51,8 +51,8 @@ IMPORTLIB_RESOURCES = "importlib-resources"
 TENSORFLOW_METADATA_FOR_PROTOBUF_5 = "1.17.3"
 
 # "## Setup" and its two code cells (with any text between them).
-SETUP_SECTION = re.compile(r"^## Setup\n.*?(?:^```\{code-cell\}[^\n]*\n.*?^```\n){1}.*?^```\{code-cell\}[^\n]*\n.*?^```\n",
-                           re.MULTILINE | re.DOTALL)
+CODE_CELL = r"^```\{code-cell\}[^\n]*\n.*?^```\n"
+SETUP_SECTION = re.compile(rf"^## Setup\n.*?{CODE_CELL}.*?{CODE_CELL}", re.MULTILINE | re.DOTALL)
 README_TABLE = re.compile(r"(<!-- tested-versions:start.*?-->\n).*?(<!-- tested-versions:end -->)", re.DOTALL)
 COLLAPSED = """---
 cellView: form
