@@ -6,6 +6,7 @@
 * What tests/colab/probe noted in a `make test-colab` run.
 * The deprecation scan: DeprecationWarning or FutureWarning lines in a
   cell's outputs that our own code (not an installed library) triggered.
+* Which of the processes a test saw started are still running.
 * Running Python, and nbval the way `make test-notebooks` does, for the tests;
   nbval's cell timeout (read from pytest.ini) for the scripts that execute
   notebooks themselves.
@@ -20,6 +21,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -151,6 +153,22 @@ def stray_processes(session: str, marker: str = DISTRIBUTED_WORKDIR_PREFIX) -> d
         if marker in command and tag in environment and int(process.name) != os.getpid():
             found[int(process.name)] = command
     return found
+
+
+def still_running(pids: list[int], within_s: float = 0.0) -> list[int]:
+    """The processes of `pids` still running after waiting up to `within_s` seconds for them to go."""
+    deadline = time.monotonic() + within_s
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.append(pid)
+            except ProcessLookupError:
+                pass
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def absent_module_searches() -> list[str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from notebook_code import definitions
+from notebook_harness import still_running
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_jax_distributed_multiprocess.ipynb"
 STUCK = """import os, signal, time
@@ -39,19 +40,13 @@ def started_pids(output: str) -> list[int]:
     return [int(pid) for pid in re.findall(r"^process (\d+): started$", output, re.MULTILINE)]
 
 
-def assert_gone(pids: list[int]) -> None:
-    for pid in pids:
-        with pytest.raises(ProcessLookupError):
-            os.kill(pid, 0)
-
-
 def test_a_timeout_kills_every_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     launch = notebook_launch(tmp_path, STUCK)
     with pytest.raises(TimeoutError, match="did not finish within 3 s"):
         launch(2, "stuck", local_devices=1, timeout=3)
     pids = started_pids(capsys.readouterr().out)
     assert len(pids) == 2
-    assert_gone(pids)
+    assert still_running(pids) == []
 
 
 def test_an_interrupted_cell_kills_every_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,7 +66,7 @@ def test_an_interrupted_cell_kills_every_process(tmp_path: Path, capsys: pytest.
     logs = [(tmp_path / f"stuck-{i}.log").read_text() for i in range(2)]
     pids = started_pids("".join(logs))
     assert pids, "the stand-in processes should have started"
-    assert_gone(pids)
+    assert still_running(pids) == []
 
 
 def test_kill_ends_one_process_and_the_others_finish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

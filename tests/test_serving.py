@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from notebook_code import code_cells, definitions
+from notebook_harness import still_running
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "08_export_and_serve.ipynb"
 NEVER_ANSWERS = """import os, sys, time
@@ -53,14 +54,9 @@ def notebook_serving(tmp_path: Path, server_script: str):
     return definitions(NOTEBOOK, ["free_port", "ask", "serving"], namespace)["serving"]
 
 
-def assert_gone(pid: int) -> None:
-    for _ in range(50):  # the kill has been sent and waited for; allow the kernel a moment
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    pytest.fail(f"process {pid} is still running")
+def assert_gone(pid_file: Path) -> None:
+    """The kill has been sent and waited for; the kernel may take a moment to finish it."""
+    assert still_running([int(pid_file.read_text())], within_s=5) == []
 
 
 def test_a_server_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> None:
@@ -69,7 +65,7 @@ def test_a_server_that_never_answers_times_out_and_is_killed(tmp_path: Path) -> 
     with pytest.raises(TimeoutError, match="did not start"):
         with serving(model_file, timeout=3):
             pass
-    assert_gone(int((tmp_path / "model.pid").read_text()))
+    assert_gone(tmp_path / "model.pid")
 
 
 def test_an_interrupted_cell_kills_the_server(tmp_path: Path) -> None:
@@ -80,7 +76,7 @@ def test_an_interrupted_cell_kills_the_server(tmp_path: Path) -> None:
         with serving(model_file, timeout=30) as url:
             assert url.startswith("http://127.0.0.1:")
             raise KeyboardInterrupt
-    assert_gone(int((tmp_path / "model.pid").read_text()))
+    assert_gone(tmp_path / "model.pid")
 
 
 def test_the_fresh_processes_run_with_a_time_limit(tmp_path: Path) -> None:
@@ -91,4 +87,4 @@ def test_the_fresh_processes_run_with_a_time_limit(tmp_path: Path) -> None:
     (tmp_path / "hang.py").write_text(NEVER_ANSWERS)
     with pytest.raises(subprocess.TimeoutExpired):
         subprocess.run([sys.executable, str(tmp_path / "hang.py"), str(tmp_path / "fresh")], timeout=3)
-    assert_gone(int((tmp_path / "fresh.pid").read_text()))
+    assert_gone(tmp_path / "fresh.pid")
