@@ -14,14 +14,14 @@ html_theme = "sphinx_book_theme"
 html_title = "JAX MNIST tutorials"
 html_theme_options = {
     "repository_url": f"https://github.com/{_settings['github-repo']}",
-    "repository_branch": _settings["branch"],
+    "repository_branch": "main",
     "use_repository_button": True,
+    # A rocket button on each page opens its notebook in Colab.
+    "launch_buttons": {"colab_url": "https://colab.research.google.com"},
 }
 
-# The docs render the notebooks' stored outputs and never re-execute them (no retraining). The
-# outputs are those of a real run (`make outputs`); the strict nbval run of `make test` re-runs
-# every notebook and compares its text with them, except what nbval-sanitize.cfg masks (every
-# floating-point number among it), so the numbers are guarded by the notebooks' own asserts.
+# The docs render the notebooks' stored outputs, those of a real run (`make outputs`), and never
+# re-execute them.
 nb_execution_mode = "off"
 nb_merge_streams = True
 

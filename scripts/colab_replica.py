@@ -8,26 +8,25 @@ except the few listed in NOT_REPLICATED with the reason (a package installed
 from outside a package registry, or one that cannot be built without system
 libraries); the only additions are the packages the harness needs and Colab
 lacks (HARNESS and what they require), resolved by uv against Colab's
-versions. `make colab-lock` writes the file (it needs the registry);
-`--check`, offline, exits 1 when the file is not what the list and the
-recorded additions give, naming what differs (tests/test_colab_replica.py
-runs it).
+versions. `make lock` writes the file (it needs the registry); `--check`,
+offline, exits 1 when the file is not what the list and the recorded
+additions give, naming what differs (a `make lint` hook).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 CPU_LIST = REPO / "colab" / "pip-freeze.txt"
 GPU_LIST = REPO / "colab" / "pip-freeze.gpu.txt"
 REPLICA = REPO / "requirements-colab.txt"
-UV = REPO / ".uv" / "bin" / "uv"
+UV = os.environ.get("UV", "uv")
 
 # What the harness runs notebooks with, at the version the newest end pins (requirements.txt).
 HARNESS = ["nbval"]
@@ -51,12 +50,12 @@ MODULES_OF_SOURCED = {
 }
 HEADER = """\
 # Google Colab's runtime, replicated: the oldest end of the tested window.
-# Written by `make colab-lock` (scripts/colab_replica.py) from colab/pip-freeze.txt,
+# Written by `make lock` (scripts/colab_replica.py) from colab/pip-freeze.txt,
 # Colab's published list (colab/README.md); do not edit. `make setup-colab` installs
 # exactly these packages (uv pip sync), and `make test-colab` runs every page on them.
 #
 # Every package of Colab's list is pinned below at Colab's version, except these
-# {excluded} of its {total}, which no page imports or even looks for (tests/test_colab_replica.py):
+# {excluded} of its {total}, which no page imports or even looks for (tests/colab/probe):
 {not_replicated}#
 # Colab's packages ({kept}):
 """
@@ -134,7 +133,7 @@ def resolve_additions() -> dict[str, str]:
     with tempfile.TemporaryDirectory() as folder:
         constraints = Path(folder) / "colab.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in kept_pins().items()))
-        result = subprocess.run([str(UV), "pip", "compile", "-", "--constraint", str(constraints),
+        result = subprocess.run([UV, "pip", "compile", "-", "--constraint", str(constraints),
                                  "--python-version", "3.13", "--no-header", "--annotation-style", "line"],
                                 input="\n".join(wanted), capture_output=True, text=True)
     if result.returncode:
@@ -161,7 +160,7 @@ def resolve_additions() -> dict[str, str]:
 def problems() -> list[str]:
     """What differs between requirements-colab.txt and what the list and the recorded additions give."""
     if not REPLICA.is_file():
-        return [f"{REPLICA.name} is missing: run `make colab-lock`"]
+        return [f"{REPLICA.name} is missing: run `make lock`"]
     expected, actual = render(recorded_additions()).splitlines(), REPLICA.read_text(encoding="utf-8").splitlines()
     return [f"line {i + 1}: {line!r}, expected {want!r}"
             for i, (line, want) in enumerate(zip(actual, expected)) if line != want][:10] + (
@@ -178,36 +177,22 @@ def absent_modules() -> list[str]:
                   | {m for _, modules in NOT_REPLICATED.values() for m in modules})
 
 
-def replica_versions() -> dict[str, Any]:
-    """{name as the setup cells write it: Version} of every package of the replica."""
-    from packaging.version import Version
-
-    return {normalise(name): Version(version) for name, version in pins_of(REPLICA).items()}
-
-
 def pins_of(path: Path) -> dict[str, str]:
     lines = (line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
     return dict(line.split("==") for line in lines if "==" in line)
 
 
-def repairs() -> dict[str, str]:
-    """{requirement: why} that the pages' setup cells install on the replica, over every page."""
-    from setup_cells import setup_logic
-
-    have = replica_versions()
-    found: dict[str, str] = {}
-    for notebook in sorted((REPO / "notebooks").glob("*.ipynb")):
-        found |= setup_logic(notebook)["decide"](have)
-    return found
+# What the pages' setup cells install on Colab's stack, for TensorFlow Datasets 4.9.10
+# (tests/colab/test_replica.py checks that each is needed, both enough, and what the cells ask for).
+REPAIRS = {"importlib-resources": "7.1.0", "tensorflow-metadata": "1.17.3"}
 
 
 def download_wheels(folder: Path) -> None:
     """Put into `folder` the wheels of what the pages install on the replica, and those of the replica's
     own versions of the packages they replace, so that `make test-colab` runs offline: the pages install
     from there (PIP_NO_INDEX, PIP_FIND_LINKS), and uv restores the replica from there between pages."""
-    wanted = list(repairs())
-    replaced = {normalise(requirement.split("==")[0]) for requirement in wanted}
-    wanted += [f"{name}=={version}" for name, version in pins_of(REPLICA).items() if normalise(name) in replaced]
+    wanted = [f"{name}=={version}" for name, version in REPAIRS.items()]
+    wanted += [f"{name}=={version}" for name, version in pins_of(REPLICA).items() if normalise(name) in REPAIRS]
     folder.mkdir(parents=True, exist_ok=True)
     for requirement in wanted:  # one at a time: pip refuses two versions of a package in one call
         subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(folder),
@@ -225,7 +210,7 @@ def main(argv: list[str]) -> int:
     if "--check" in argv:
         found = problems()
         for problem in found:
-            print(f"COLAB REPLICA: {REPLICA.name}: {problem}; run `make colab-lock`", file=sys.stderr)
+            print(f"COLAB REPLICA: {REPLICA.name}: {problem}; run `make lock`", file=sys.stderr)
         return 1 if found else 0
     REPLICA.write_text(render(resolve_additions()), encoding="utf-8")
     print(f"written: {REPLICA.relative_to(REPO)}")

@@ -1,7 +1,8 @@
 """Run every tutorial with several seeds and record what its asserts check (`make seeds`).
 
-Usage: python scripts/seed_sweep.py [--seeds 0,1,2,3,4] [--notebooks NAME ...]
+Usage: python scripts/seed_sweep.py [--seeds 0,1,2,3,4] [--timeout S] [notebooks/NAME.ipynb ...]
        python scripts/seed_sweep.py --page     (only rewrite the pages from docs/seeds.json)
+       python scripts/seed_sweep.py --check    (the floors and the pages agree with docs/seeds.json)
 
 Each notebook has one `SEED = 0` cell tagged `parameters`. For each seed,
 papermill's own parameterisation inserts `SEED = <seed>` after that cell (as
@@ -13,10 +14,10 @@ fails, so a seed that breaks a claim is recorded with the value that broke it.
 Writes docs/seeds.json (every run: seed, values, error, seconds), the "What to
 expect" page docs/expected-results.md generated from it, and each tutorial's
 sentence on its range over the sweep (between `<!-- seed-range -->` markers).
-A repository test checks that every floor a notebook asserts
-(`assert NAME >= NUMBER`) is at most the sweep's minimum minus the larger of FLOOR_MARGIN and
-SPREAD_MARGIN standard deviations,
-and that the pages match the JSON.
+`--check` (a `make lint` hook) fails unless every floor a notebook asserts
+(`assert NAME >= NUMBER`) is at most the sweep's minimum minus the larger of
+FLOOR_MARGIN and SPREAD_MARGIN standard deviations, every notebook is in the
+sweep, and the pages match the JSON.
 """
 
 from __future__ import annotations
@@ -72,17 +73,16 @@ def asserted_names(source: str) -> list[str]:
                    for node in ast.walk(statement.test) if isinstance(node, ast.Name)})
 
 
-def run_with_seed(path: Path, seed: int) -> dict[str, Any]:
+def run_with_seed(path: Path, seed: int, timeout: int) -> dict[str, Any]:
     """Execute the notebook with SEED = seed; the asserted values, the first error and the wall time."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
-    from notebook_harness import cell_timeout_s
     from papermill.iorw import load_notebook_node
     from papermill.parameterize import parameterize_notebook
 
     book = parameterize_notebook(load_notebook_node(str(path)), {"SEED": seed})
-    client = NotebookClient(book, timeout=cell_timeout_s(), kernel_name="python3",
+    client = NotebookClient(book, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     values: dict[str, float] = {}
     error = None
@@ -108,7 +108,7 @@ def run_with_seed(path: Path, seed: int) -> dict[str, Any]:
     return {"seed": seed, "values": values, "error": error, "seconds": round(time.perf_counter() - start, 1)}
 
 
-def sweep(seeds: list[int], names: list[str]) -> dict[str, Any]:
+def sweep(seeds: list[int], names: list[str], timeout: int) -> dict[str, Any]:
     import nbformat
 
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"notebooks": {}}
@@ -118,7 +118,7 @@ def sweep(seeds: list[int], names: list[str]) -> dict[str, Any]:
         floors = asserted_floors(nbformat.read(path, as_version=4))
         runs = []
         for seed in seeds:
-            run = run_with_seed(path, seed)
+            run = run_with_seed(path, seed, timeout)
             print(f"{name} seed {seed}: {run['values']} {run['error'] or 'ok'} ({run['seconds']} s)", flush=True)
             runs.append(run)
         results["notebooks"][name] = {"floors": floors, "runs": runs}
@@ -235,16 +235,37 @@ def floor_problems(results: dict[str, Any], floors_now: dict[str, dict[str, floa
     return problems
 
 
+def check() -> list[str]:
+    """What is wrong between the notebooks, the pages and docs/seeds.json."""
+    if not RESULTS.is_file():
+        return [f"{RESULTS.name} is missing: run `make seeds`"]
+    results = json.loads(RESULTS.read_text())
+    floors = current_floors()
+    problems = [f"{name}: asserts no floor (`assert NAME >= NUMBER`)" for name, found in floors.items() if not found]
+    problems += floor_problems(results, floors)
+    problems += [f"{path.relative_to(REPO)} is not what {RESULTS.name} gives: run "
+                 "`.venv/bin/python scripts/seed_sweep.py --page` (then `make lint`)"
+                 for path, text in page_texts(results).items() if path.read_text(encoding="utf-8") != text]
+    return problems
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks/NAME.ipynb (default: all)")
     parser.add_argument("--seeds", default=",".join(map(str, DEFAULT_SEEDS)),
                         help="comma-separated seeds (default: %(default)s)")
-    parser.add_argument("--notebooks", nargs="*", help="notebook names (default: all)")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds a cell may run (default: %(default)s)")
     parser.add_argument("--page", action="store_true", help="only rewrite the pages from docs/seeds.json")
+    parser.add_argument("--check", action="store_true", help="only check the floors and pages against the record")
     args = parser.parse_args(argv)
+    if args.check:
+        found = check()
+        for problem in found:
+            print(f"SEED SWEEP: {problem}", file=sys.stderr)
+        return 1 if found else 0
     if not args.page:
-        names = args.notebooks or sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-        results = sweep([int(s) for s in args.seeds.split(",")], names)
+        names = [path.stem for path in args.notebooks] or sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+        results = sweep([int(s) for s in args.seeds.split(",")], names, args.timeout)
         RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         print(f"written: {RESULTS.relative_to(REPO)} ({results['sweep_wall_seconds']} s)")
     for path, text in page_texts(json.loads(RESULTS.read_text())).items():
