@@ -2,7 +2,7 @@
 
 Part of `make bench` (scripts/bench.py runs `python scripts/bench_loops.py NN` for each tutorial and
 collects the JSON line it prints). In a fresh process, so that the page's own start-up settings
-(XLA flags, simulated devices) apply, it executes the notebook's code cells (scripts/notebook_code.py)
+(simulated devices, say) apply, it executes the notebook's code cells (scripts/notebook_code.py)
 up to the training loop, with a shorter run in the page's own proportions (the same evaluation
 interval, for instance). Then it measures:
 
@@ -73,19 +73,16 @@ def digits_bare(nb: NotebookCode) -> Action:
 
 
 def digits_eval(nb: NotebookCode) -> Action:
-    return lambda: nb["loss_fn"](nb["model"], nb["x_test"], nb["y_test"])[0]
+    return lambda: nb["loss_fn"](nb["model"], nb["x_test"], nb["y_test"])
 
 
 def mlp_bare(nb: NotebookCode) -> Action:
-    import jax.numpy as jnp
-
-    images, labels, batch = nb["train_images"], nb["train_labels"], jnp.arange(nb["BATCH_SIZE"])
-    correct = jnp.zeros((), jnp.int32)
-    return stateful(lambda carry: nb["update_batch"](*carry, images, labels, batch), (nb["params"], correct))
+    x, y = nb["train_images"][:nb["BATCH_SIZE"]], nb["train_labels"][:nb["BATCH_SIZE"]]
+    return stateful(lambda params: nb["update"](params, x, y), nb["params"])
 
 
 def mlp_eval(nb: NotebookCode) -> Action:
-    return lambda: nb["accuracy"](nb["params"], nb["test_images"], nb["test_labels"])
+    return lambda: nb["accuracy"](nb["params"], nb["train_images"], nb["train_labels"])
 
 
 def nnx_cnn_bare(nb: NotebookCode) -> Action:
@@ -158,13 +155,14 @@ def sharding_bare(nb: NotebookCode) -> Action:
 
 
 LOOPS: dict[str, LoopSpec] = {
-    "01": LoopSpec("01_jax_nn_basics_digits.ipynb", "for step in range(NUM_STEPS)", {},
+    "01": LoopSpec("01_jax_nn_basics_digits.ipynb", "for step in range(1, NUM_STEPS + 1)", {},
                    steps=lambda nb: nb["NUM_STEPS"], batch=lambda nb: len(nb["x_train"]),
                    bare_step=digits_bare, evaluation=digits_eval,
-                   evaluations=lambda nb: -(-nb["NUM_STEPS"] // 50)),
+                   evaluations=lambda nb: 2 * (nb["NUM_STEPS"] // 50)),  # train and test loss
     "02": LoopSpec("02_pure_jax_mlp_mnist.ipynb", "for epoch in range(NUM_EPOCHS)", {"NUM_EPOCHS": 1},
                    steps=lambda nb: nb["NUM_EPOCHS"] * nb["STEPS_PER_EPOCH"], batch=lambda nb: nb["BATCH_SIZE"],
-                   bare_step=mlp_bare, evaluation=mlp_eval, evaluations=lambda nb: nb["NUM_EPOCHS"]),
+                   bare_step=mlp_bare, evaluation=mlp_eval,
+                   evaluations=lambda nb: nb["NUM_EPOCHS"]),  # train accuracy (test's is a sixth of it)
     "03": LoopSpec("03_flax_nnx_cnn_mnist.ipynb", "for step, batch in zip(", {"TRAIN_STEPS": 625},
                    steps=lambda nb: nb["TRAIN_STEPS"], batch=lambda nb: nb["BATCH_SIZE"],
                    bare_step=nnx_cnn_bare, evaluation=nnx_cnn_eval,

@@ -53,7 +53,8 @@ def cells_before_subject(path: Path) -> list[nbformat.NotebookNode]:
     cells = nbformat.read(path, as_version=4).cells
     setup_seen = False
     for index, cell in enumerate(cells):
-        headings = [line for line in cell.source.splitlines() if line.startswith("## ")] if cell.cell_type == "markdown" else []
+        lines = cell.source.splitlines() if cell.cell_type == "markdown" else []
+        headings = [line for line in lines if line.startswith("## ")]
         if setup_seen and headings:
             return cells[:index]
         setup_seen |= "## Setup" in headings
@@ -89,7 +90,7 @@ def test_setup_asks_for_the_oldest_tested_versions(notebook: Path) -> None:
     """Its floors are Colab's versions, the oldest end of the tested window (requirements-colab.txt)."""
     colab = dict(line.split("==") for line in (REPO / "requirements-colab.txt").read_text().splitlines()
                  if "==" in line and not line.startswith("#"))
-    source = setup_cell(notebook).source.replace("{tf}", "tensorflow")
+    source = setup_cell(notebook).source.replace("{tf_package}", "tensorflow")
     floors = dict(re.findall(r'"([\w-]+)>=([\w.]+)"', source))
     assert floors and {name: colab[name] for name in floors} == floors
 
