@@ -143,7 +143,7 @@ def sanitized(text: str) -> str:
     return text
 
 
-NUMBER = re.compile(r"0x[0-9a-fA-F]+|\d[\d,._]*")
+NUMBER = re.compile(r"\b0x[0-9a-fA-F]+|\d[\d,._]*")
 
 
 def another_run(text: str) -> str:
@@ -163,9 +163,12 @@ def another_run(text: str) -> str:
 
 
 def compared_texts(notebook: Path) -> list[str]:
-    """What a strict nbval run compares of the stored outputs (images and stderr are not compared)."""
+    """What a strict nbval run compares of the stored outputs (not images, stderr, or the cells tagged
+    nbval-ignore-output)."""
     texts = []
     for cell in code_cells(notebook):
+        if "nbval-ignore-output" in cell.metadata.get("tags", []):
+            continue
         for output in cell.get("outputs", []):
             if output.output_type == "stream" and output.name == "stdout":
                 texts.append(output.text)
