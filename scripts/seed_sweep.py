@@ -109,9 +109,10 @@ def run_with_seed(path: Path, seed: int, timeout: int) -> dict[str, Any]:
 
 
 def sweep(seeds: list[int], names: list[str], timeout: int) -> dict[str, Any]:
+    """Run each notebook with each seed; after each notebook, its runs are written into RESULTS (read
+    again just before, so that sweeps of other notebooks running meanwhile keep theirs)."""
     import nbformat
 
-    results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"notebooks": {}}
     start = time.perf_counter()
     for name in names:
         path = NOTEBOOKS / f"{name}.ipynb"
@@ -121,13 +122,15 @@ def sweep(seeds: list[int], names: list[str], timeout: int) -> dict[str, Any]:
             run = run_with_seed(path, seed, timeout)
             print(f"{name} seed {seed}: {run['values']} {run['error'] or 'ok'} ({run['seconds']} s)", flush=True)
             runs.append(run)
+        results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"notebooks": {}}
         results["notebooks"][name] = {"floors": floors, "runs": runs}
-    results |= {
-        "seeds": seeds, "sweep_wall_seconds": round(time.perf_counter() - start),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-        "versions": {p: version(p) for p in ("jax", "jaxlib", "flax", "optax", "tensorflow-datasets")}
-        | {"python": platform.python_version()},
-    }
+        results |= {
+            "seeds": seeds, "sweep_wall_seconds": round(time.perf_counter() - start),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "versions": {p: version(p) for p in ("jax", "jaxlib", "flax", "optax", "tensorflow-datasets")}
+            | {"python": platform.python_version()},
+        }
+        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
     return results
 
 
@@ -193,10 +196,9 @@ Measured on this project's test machine ({results['machine']}, no GPU) with
 |---|---|---:|---:|---:|---:|---:|---|
 {chr(10).join(rows)}
 
-Other numbers the tutorials assert (for example that the NNX fast path ends
-within 5% of the training distance of `nnx.jit`, or that a resumed run is bit
-for bit the uninterrupted one) are recorded per seed in `docs/seeds.json` too;
-a run in which any assert failed is listed above.
+Other numbers the tutorials assert (for example that a resumed run is bit
+for bit the uninterrupted one) are recorded per seed in `docs/seeds.json`
+too; a run in which any assert failed is listed above.
 """
 
 
@@ -266,7 +268,6 @@ def main(argv: list[str]) -> int:
     if not args.page:
         names = [path.stem for path in args.notebooks] or sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
         results = sweep([int(s) for s in args.seeds.split(",")], names, args.timeout)
-        RESULTS.write_text(json.dumps(results, indent=1) + "\n")
         print(f"written: {RESULTS.relative_to(REPO)} ({results['sweep_wall_seconds']} s)")
     for path, text in page_texts(json.loads(RESULTS.read_text())).items():
         path.write_text(text, encoding="utf-8")
