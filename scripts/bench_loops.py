@@ -154,6 +154,26 @@ def sharding_bare(nb: NotebookCode) -> Action:
     return act
 
 
+def many_models_bare(nb: NotebookCode) -> Action:
+    import jax
+
+    batch = next(nb["training_batches"](jax.random.key(0)))
+    models, optimizers = nb["models"], nb["optimizers"]
+    return lambda: nb["train_step"](models, optimizers, batch)  # all members' losses
+
+
+def vae_bare(nb: NotebookCode) -> Action:
+    import jax
+
+    images = next(nb["training_batches"](jax.random.key(0)))["image"]
+    model, optimizer, rngs = nb["model"], nb["optimizer"], nb["rngs"]
+    return lambda: nb["train_step"](model, optimizer, rngs, images, 1.0)  # the two terms
+
+
+def vae_eval(nb: NotebookCode) -> Action:
+    return lambda: nb["evaluate"](nb["model"], nb["rngs"])
+
+
 LOOPS: dict[str, LoopSpec] = {
     "01": LoopSpec("01_jax_nn_basics_digits.ipynb", "for step in range(1, NUM_STEPS + 1)", {},
                    steps=lambda nb: nb["NUM_STEPS"], batch=lambda nb: len(nb["x_train"]),
@@ -177,6 +197,14 @@ LOOPS: dict[str, LoopSpec] = {
                    {"TRAIN_STEPS": 100},
                    steps=lambda nb: nb["TRAIN_STEPS"], batch=lambda nb: nb["BATCH_SIZE"],
                    bare_step=sharding_bare),
+    "10": LoopSpec("10_many_models_nnx_vmap.ipynb", "train(models, optimizers, jax.random.key(SEED)",
+                   {"TRAIN_STEPS": 234},  # the ensemble's loop: NUM_MODELS members, each on the same batch
+                   steps=lambda nb: nb["TRAIN_STEPS"], batch=lambda nb: nb["BATCH_SIZE"],
+                   bare_step=many_models_bare),
+    "11": LoopSpec("11_vae_mnist_nnx.ipynb", "train(model, optimizer, rngs, beta=1.0", {"EPOCHS": 1},
+                   steps=lambda nb: nb["EPOCHS"] * nb["STEPS_PER_EPOCH"], batch=lambda nb: nb["BATCH_SIZE"],
+                   bare_step=vae_bare, evaluation=vae_eval,
+                   evaluations=lambda nb: nb["EPOCHS"]),  # the test set's two terms after each epoch
 }
 
 

@@ -57,6 +57,8 @@ class NotebookCode:
         self._overridden: set[str] = set()
 
     def run_cell(self, index: int) -> None:
+        if self.cells[index].startswith("# @title Setup"):  # %pip: IPython's, and the lock has it all
+            return
         source = with_overrides(self.cells[index], self.overrides, self._overridden)
         filename = f"<{self.notebook.name} code cell {index}>"
         # Registered, so that tracebacks and source-reading tools (TensorFlow's AutoGraph) find the text.
