@@ -3,10 +3,10 @@
 Prints tables and writes them to build/bench-jax-<version>.json. It measures; it never fails on a
 slow machine (it does fail when a page's code no longer runs as the benchmark expects).
 
-1. Where the CNN step's time goes: the CNN of tutorials 3, 5, 6 and 7 in one jitted functional step,
+1. Where the CNN step's time goes: the CNN of tutorials 3 and 5 to 8 in one jitted functional step,
    batch 32, data on the device, built up part by part (the plain network, then BatchNorm, Dropout
-   and the optimizer the pages use), and the placement the pages used before (BatchNorm before the
-   pooling, Dropout on the first convolution's output too). The pages' own CNN is taken from
+   and the optimizer the pages use), with Dropout on the first convolution's output as the pages had
+   it before, and BatchNorm after the pooling, a cheaper place. The pages' own CNN is taken from
    tutorial 3's notebook, Linen's from tutorial 4's. Median of 5 blocks of 40 steps.
 2. (not with --steps-only) Each page's training loop against its bare step (scripts/bench_loops.py,
    a process per page): loop efficiency, and where the loop's time goes.
@@ -49,10 +49,11 @@ def avg_pool(x: jax.Array) -> jax.Array:
 
 
 class PartsCNN(nnx.Module):
-    """The pages' CNN with each part optional, and BatchNorm and Dropout where the pages once had them."""
+    """The pages' CNN with each part optional: BatchNorm after each convolution (or after the pooling,
+    where it sees a quarter of the values), Dropout on the dense layer (and on conv1's output)."""
 
-    def __init__(self, *, batch_norm: bool, dropout: bool, before: bool = False, rngs: nnx.Rngs):
-        self.batch_norm, self.dropout, self.before = batch_norm, dropout, before
+    def __init__(self, *, batch_norm: str | None, dropout: tuple[str, ...], rngs: nnx.Rngs):
+        self.batch_norm, self.dropout = batch_norm, dropout
         self.conv1 = nnx.Conv(1, 32, kernel_size=(3, 3), rngs=rngs)
         self.conv2 = nnx.Conv(32, 64, kernel_size=(3, 3), rngs=rngs)
         self.norm1, self.norm2 = nnx.BatchNorm(32, rngs=rngs), nnx.BatchNorm(64, rngs=rngs)
@@ -61,20 +62,20 @@ class PartsCNN(nnx.Module):
         self.linear1 = nnx.Linear(7 * 7 * 64, 256, rngs=rngs)
         self.linear2 = nnx.Linear(256, 10, rngs=rngs)
 
-    def block(self, conv, norm, x, drop=None):
+    def block(self, conv, norm, x, dropout: bool = False):
         x = conv(x)
-        if self.before:  # BatchNorm, (Dropout,) ReLU, then pooling
-            x = norm(x) if self.batch_norm else x
-            x = drop(x) if drop is not None else x
-            return avg_pool(nnx.relu(x))
-        x = avg_pool(x)
-        return nnx.relu(norm(x) if self.batch_norm else x)
+        if self.batch_norm == "after pooling":
+            x = avg_pool(x)
+            return nnx.relu(norm(x))
+        x = norm(x) if self.batch_norm else x
+        x = self.drop_conv(x) if dropout else x
+        return avg_pool(nnx.relu(x))
 
     def __call__(self, x):
-        x = self.block(self.conv1, self.norm1, x, self.drop_conv if self.before and self.dropout else None)
+        x = self.block(self.conv1, self.norm1, x, dropout="conv1" in self.dropout)
         x = self.block(self.conv2, self.norm2, x)
         x = nnx.relu(self.linear1(x.reshape(x.shape[0], -1)))
-        return self.linear2(self.drop_dense(x) if self.dropout else x)
+        return self.linear2(self.drop_dense(x) if "dense" in self.dropout else x)
 
 
 def timed(step, carry, blocks: int, steps: int) -> dict[str, float]:
@@ -136,21 +137,25 @@ def linen_step() -> tuple[Any, Any]:
 
 def parts(model: str, rngs: nnx.Rngs) -> nnx.Module:
     return {
-        "plain": lambda: PartsCNN(batch_norm=False, dropout=False, rngs=rngs),
-        "+ BatchNorm": lambda: PartsCNN(batch_norm=True, dropout=False, rngs=rngs),
-        "+ Dropout": lambda: PartsCNN(batch_norm=False, dropout=True, rngs=rngs),
+        "plain": lambda: PartsCNN(batch_norm=None, dropout=(), rngs=rngs),
+        "+ BatchNorm": lambda: PartsCNN(batch_norm="before pooling", dropout=(), rngs=rngs),
+        "+ Dropout": lambda: PartsCNN(batch_norm=None, dropout=("dense",), rngs=rngs),
+        "+ conv Dropout": lambda: PartsCNN(batch_norm=None, dropout=("dense", "conv1"), rngs=rngs),
         "pages": lambda: PagesCNN(rngs=rngs),
-        "before": lambda: PartsCNN(batch_norm=True, dropout=True, before=True, rngs=rngs),
+        "before": lambda: PartsCNN(batch_norm="before pooling", dropout=("dense", "conv1"), rngs=rngs),
+        "norm after pooling": lambda: PartsCNN(batch_norm="after pooling", dropout=("dense",), rngs=rngs),
     }[model]()
 
 
 STEPS = {  # row: (model, optimizer)
-    "plain network, SGD": ("plain", "sgd"),
-    "+ BatchNorm (after pooling)": ("+ BatchNorm", "sgd"),
-    "+ Dropout (on the dense layer)": ("+ Dropout", "sgd"),
-    "the pages' CNN, SGD with momentum (tutorial 7's)": ("pages", "sgd"),
-    "the pages' CNN, AdamW (tutorials 3, 5, 6)": ("pages", "adamw"),
-    "placed as before: BatchNorm before pooling, Dropout on conv1 too, AdamW": ("before", "adamw"),
+    "plain network (conv, ReLU, pooling; dense), SGD": ("plain", "sgd"),
+    "+ BatchNorm after each convolution, SGD": ("+ BatchNorm", "sgd"),
+    "+ Dropout on the first dense layer's output, SGD": ("+ Dropout", "sgd"),
+    "+ Dropout on conv1's output too, SGD": ("+ conv Dropout", "sgd"),
+    "the pages' CNN (BatchNorm and dense Dropout), SGD (tutorial 7)": ("pages", "sgd"),
+    "the pages' CNN, AdamW (tutorials 3, 5, 6, 8)": ("pages", "adamw"),
+    "the pages' CNN with conv1 Dropout too (until 2026-12), AdamW": ("before", "adamw"),
+    "BatchNorm after the pooling instead, AdamW": ("norm after pooling", "adamw"),
 }
 
 
