@@ -7,7 +7,8 @@ slow machine (it does fail when a page's code no longer runs as the benchmark ex
    batch 32, data on the device, built up part by part (the plain network, then BatchNorm, Dropout
    and the optimizer the pages use), with Dropout on the first convolution's output as the pages had
    it before, and BatchNorm after the pooling, a cheaper place. The pages' own CNN is taken from
-   tutorial 3's notebook, Linen's from tutorial 4's. Median of 5 blocks of 40 steps.
+   tutorial 3's notebook, Linen's from tutorial 4's. The median of 7 blocks of 40 steps each, taken in
+   rounds over all the steps, so that a change in the machine's load slows them alike.
 2. (not with --steps-only) Each page's training loop against its bare step (scripts/bench_loops.py,
    a process per page): loop efficiency, and where the loop's time goes.
 
@@ -78,19 +79,26 @@ class PartsCNN(nnx.Module):
         return self.linear2(self.drop_dense(x) if "dense" in self.dropout else x)
 
 
-def timed(step, carry, blocks: int, steps: int) -> dict[str, float]:
-    """Compile time, then the median and the fastest of `blocks` blocks of `steps` steps, in ms/step."""
-    started = time.perf_counter()
-    carry = jax.block_until_ready(step(carry))
-    compile_s = time.perf_counter() - started
-    times = []
-    for _ in range(blocks):
+def timed_rounds(steps: dict[str, tuple[Any, Any]], rounds: int, block: int) -> dict[str, dict[str, float]]:
+    """For each named (step, carry): compile time, then the median and the fastest of `rounds` blocks of
+    `block` steps, in ms per step. The rounds go over every step in turn, so that a machine whose load
+    changes meanwhile slows them all alike."""
+    carries, result = {}, {}
+    for name, (step, carry) in steps.items():
         started = time.perf_counter()
-        for _ in range(steps):
-            carry = step(carry)
-        jax.block_until_ready(carry)
-        times.append((time.perf_counter() - started) / steps * 1e3)
-    return {"compile_s": compile_s, "ms_per_step": statistics.median(times), "fastest_ms": min(times)}
+        carries[name] = jax.block_until_ready(step(carry))
+        result[name] = {"compile_s": time.perf_counter() - started, "blocks_ms": []}
+    for _ in range(rounds):
+        for name, (step, _) in steps.items():
+            carry = carries[name]
+            started = time.perf_counter()
+            for _ in range(block):
+                carry = step(carry)
+            carries[name] = jax.block_until_ready(carry)
+            result[name]["blocks_ms"].append((time.perf_counter() - started) / block * 1e3)
+    for row in result.values():
+        row["ms_per_step"], row["fastest_ms"] = statistics.median(row["blocks_ms"]), min(row["blocks_ms"])
+    return result
 
 
 def nnx_step(model: nnx.Module, tx) -> tuple[Any, Any]:
@@ -165,9 +173,8 @@ def cnn_step_parts(quick: bool) -> list[dict[str, Any]]:
         tx = optax.sgd(0.1, momentum=0.9) if optimizer == "sgd" else optax.adamw(0.003)
         built[name] = nnx_step(parts(model, nnx.Rngs(0)), tx)
     built["tutorial 4's Linen CNN, AdamW"] = linen_step()
-    rows = []
-    for name, (step, carry) in built.items():  # interleaved rounds would be fairer; blocks are enough here
-        rows.append({"step": name, "batch": BATCH, **timed(step, carry, blocks=3 if quick else 5, steps=40)})
+    timings = timed_rounds(built, rounds=3 if quick else 7, block=40)
+    rows = [{"step": name, "batch": BATCH, **timing} for name, timing in timings.items()]
     plain = rows[0]["ms_per_step"]
     for row in rows:
         row["to_plain"] = row["ms_per_step"] / plain
@@ -175,7 +182,7 @@ def cnn_step_parts(quick: bool) -> list[dict[str, Any]]:
 
 
 def print_parts(rows: list[dict[str, Any]]) -> None:
-    print(f"the CNN's training step, batch {BATCH}, data on the device (median of blocks of 40 steps):")
+    print(f"the CNN's training step, batch {BATCH}, data on the device (median of rounds of 40 steps):")
     print(f"{'step':72s} {'ms/step':>8s} {'fastest':>8s} {'x plain':>8s} {'compile s':>9s}")
     for row in rows:
         print(f"{row['step']:72s} {row['ms_per_step']:8.2f} {row['fastest_ms']:8.2f} {row['to_plain']:8.2f}"

@@ -100,7 +100,7 @@ def definitions(notebook: Path, names: list[str], namespace: dict[str, Any]) -> 
     returns them by name. Cells run by a cell magic (`%%writefile`) are not the kernel's code: skipped."""
     found: dict[str, ast.stmt] = {}
     for source in code_cells(notebook):
-        if source.startswith("%%"):
+        if source.startswith(("%%", "# @title Setup")):  # IPython's, not Python
             continue
         for node in ast.parse(source).body:
             for name in set(defined_names(node)) & set(names):

@@ -1,103 +1,100 @@
 """Tutorial 07 starts training processes itself: whatever happens, none may be left behind.
 
-The notebook's own `launch` (executed from the notebook, scripts/notebook_code.py) runs stand-in
-scripts that hang and ignore SIGTERM, as a stuck JAX process would."""
+testbook runs the notebook's own launcher (its cell tagged `launcher`) in a kernel whose current
+directory is a temporary folder. There, stand-ins for the page's train.py play the processes: they
+need neither JAX nor MNIST, and they ignore SIGTERM, as JAX does (it takes SIGTERM as a preemption
+notice), and SIGINT, which the stop button may send them too.
+"""
 
 from __future__ import annotations
 
-import os
+import asyncio
 import re
-import shutil
-import socket
-import subprocess
-import sys
+import threading
 import time
-import types
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
-from notebook_code import definitions
-from notebook_harness import still_running
+from testbook import testbook
+from testbook.exceptions import TestbookRuntimeError
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "07_jax_distributed_multiprocess.ipynb"
-STUCK = """import os, signal, time
-signal.signal(signal.SIGTERM, signal.SIG_IGN)  # as JAX's own SIGTERM handler can
-print(f"process {os.getpid()}: started", flush=True)
-time.sleep(600)
-"""
-
-
-def notebook_launch(tmp_path: Path, script: str, clock: types.ModuleType = time) -> Callable[..., list[int]]:
-    (tmp_path / "train.py").write_text(script)
-    namespace = {"os": os, "re": re, "shutil": shutil, "socket": socket, "subprocess": subprocess, "sys": sys,
-                 "time": clock, "Path": Path, "WORKDIR": tmp_path, "SCRIPT": tmp_path / "train.py", "SEED": 0}
-    names = ["free_port", "SHOWN", "start", "show", "follow", "launch"]
-    return definitions(NOTEBOOK, names, namespace)["launch"]
-
-
-def started_pids(output: str) -> list[int]:
-    return [int(pid) for pid in re.findall(r"^process (\d+): started$", output, re.MULTILINE)]
-
-
-def test_a_timeout_kills_every_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    launch = notebook_launch(tmp_path, STUCK)
-    with pytest.raises(TimeoutError, match="did not finish within 3 s"):
-        launch(2, "stuck", local_devices=1, timeout=3)
-    pids = started_pids(capsys.readouterr().out)
-    assert len(pids) == 2
-    assert still_running(pids) == []
-
-
-def test_an_interrupted_cell_kills_every_process(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """The stop button raises KeyboardInterrupt in the kernel, here while `launch` waits."""
-    polls = []
-
-    def sleep(seconds: float) -> None:
-        polls.append(seconds)
-        if started_pids(capsys.readouterr().out):  # interrupt once both processes are up
-            raise KeyboardInterrupt
-        time.sleep(seconds)
-
-    clock = types.SimpleNamespace(monotonic=time.monotonic, sleep=sleep)
-    launch = notebook_launch(tmp_path, STUCK.replace("time.sleep(600)", "time.sleep(1); time.sleep(600)"), clock)
-    with pytest.raises(KeyboardInterrupt):
-        launch(2, "stuck", local_devices=1, timeout=60)
-    logs = [(tmp_path / f"stuck-{i}.log").read_text() for i in range(2)]
-    pids = started_pids("".join(logs))
-    assert pids, "the stand-in processes should have started"
-    assert still_running(pids) == []
-
-
-def test_kill_ends_one_process_and_the_others_finish(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    script = """import argparse, os, time
+SIGKILL = -9  # a process's exit code once SIGKILL has ended it
+# The launcher passes --process-id and more; a stand-in reads only its id. Each line goes out in one write
+# (the processes share one pipe, and PYTHONUNBUFFERED would split a print into two).
+STAND_IN = """import argparse, os, signal, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+signal.signal(signal.SIGINT, signal.SIG_IGN)
 parser = argparse.ArgumentParser()
 parser.add_argument("--process-id", type=int)
-args, _ = parser.parse_known_args()
-for step in range(1, 4):
-    print(f"process {args.process_id}: step {step}", flush=True)
+i = parser.parse_known_args()[0].process_id
+open(f"pid-{i}", "w").write(str(os.getpid()))
+def say(text):
+    sys.stdout.write(f"process {i}: {text}\\n")
+    sys.stdout.flush()
+"""
+HANGS = STAND_IN + """say("started")
+time.sleep(600)
+"""
+COUNTS = STAND_IN + """for step in range(1, 4):
+    say(f"step {step}")
     time.sleep(0.5)
 """
-    codes = notebook_launch(tmp_path, script)(2, "run", local_devices=1, kill=(1, "step 1"), timeout=30)
-    assert codes[1] == -9 and codes[0] == 0
-    output = capsys.readouterr().out
-    assert "--- killed process 1 (SIGKILL) ---" in output and "process 0: step 3" in output
 
 
-def test_the_harness_finds_processes_left_behind(tmp_path: Path) -> None:
-    """conftest.py fails a notebook run that leaves a training process alive; it finds them so."""
-    from notebook_harness import DISTRIBUTED_WORKDIR_PREFIX, SESSION_VARIABLE, stray_processes
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path
 
-    folder = tmp_path / f"{DISTRIBUTED_WORKDIR_PREFIX}test"
-    folder.mkdir()
-    (folder / "train.py").write_text("import time\ntime.sleep(600)\n")
-    ours = subprocess.Popen([sys.executable, str(folder / "train.py")], env={**os.environ, SESSION_VARIABLE: "ours"})
-    theirs = subprocess.Popen([sys.executable, str(folder / "train.py")], env={**os.environ, SESSION_VARIABLE: "x"})
-    try:
-        assert ours.pid in stray_processes("ours")
-        assert theirs.pid not in stray_processes("ours"), "another test run's processes are not ours"
-    finally:
-        for process in (ours, theirs):
-            process.kill()
-            process.wait()
-    assert ours.pid not in stray_processes("ours")
+
+@pytest.fixture
+def notebook(folder: Path) -> Iterator:
+    """A kernel in which the launcher cell has run, in `folder`."""
+    with testbook(NOTEBOOK, execute="launcher", timeout=120, resources={"metadata": {"path": str(folder)}}) as tb:
+        yield tb
+
+
+def pids(folder: Path, n: int) -> list[int]:
+    return [int((folder / f"pid-{i}").read_text()) for i in range(n)]
+
+
+def left_running(pids: list[int]) -> list[int]:
+    """The pids that are still there, as processes or as zombies that nobody has reaped."""
+    return [pid for pid in pids if psutil.pid_exists(pid)]
+
+
+def test_the_timeout_kills_every_process(notebook, folder: Path) -> None:
+    (folder / "train.py").write_text(HANGS)
+    codes, output = notebook.ref("launch")(2, timeout=3)
+    assert codes == [SIGKILL, SIGKILL]
+    assert sorted(re.findall(r"^process \d: started$", output, re.MULTILINE)) == ["process 0: started",
+                                                                                   "process 1: started"]
+    assert left_running(pids(folder, 2)) == []
+
+
+def test_a_killed_process_does_not_stop_the_others(notebook, folder: Path) -> None:
+    (folder / "train.py").write_text(COUNTS)
+    codes, output = notebook.ref("launch")(3, kill=(1, "step 1"), timeout=30)
+    assert codes == [0, SIGKILL, 0]
+    assert "process 1: step 2" not in output
+    assert "process 0: step 3" in output and "process 2: step 3" in output
+    assert left_running(pids(folder, 3)) == []
+
+
+def test_the_stop_button_kills_every_process(notebook, folder: Path) -> None:
+    """The stop button interrupts the kernel (KeyboardInterrupt) while `launch` waits for output."""
+    (folder / "train.py").write_text(HANGS)
+
+    def interrupt_once_both_started() -> None:
+        for _ in range(600):  # at most a minute
+            if all((folder / f"pid-{i}").exists() for i in range(2)):
+                break
+            time.sleep(0.1)
+        asyncio.run(notebook.km.interrupt_kernel())  # as Jupyter's stop button does
+
+    threading.Thread(target=interrupt_once_both_started, daemon=True).start()
+    with pytest.raises(TestbookRuntimeError, match="KeyboardInterrupt"):
+        notebook.ref("launch")(2, timeout=60)
+    assert left_running(pids(folder, 2)) == []
