@@ -77,12 +77,14 @@ def digits_eval(nb: NotebookCode) -> Action:
 
 
 def mlp_bare(nb: NotebookCode) -> Action:
-    x, y = nb["train_images"][:nb["BATCH_SIZE"]], nb["train_labels"][:nb["BATCH_SIZE"]]
-    return stateful(lambda params: nb["update"](params, x, y), nb["params"])
+    import jax.numpy as jnp
+
+    images, labels, batch = nb["train_images"], nb["train_labels"], jnp.arange(nb["BATCH_SIZE"])
+    return stateful(lambda params: nb["update"](params, images, labels, batch), nb["params"])
 
 
 def mlp_eval(nb: NotebookCode) -> Action:
-    return lambda: nb["accuracy"](nb["params"], nb["train_images"], nb["train_labels"])
+    return lambda: nb["accuracy"](nb["params"], *nb["train_sample"])
 
 
 def nnx_cnn_bare(nb: NotebookCode) -> Action:
@@ -182,7 +184,7 @@ LOOPS: dict[str, LoopSpec] = {
     "02": LoopSpec("02_pure_jax_mlp_mnist.ipynb", "for epoch in range(NUM_EPOCHS)", {"NUM_EPOCHS": 1},
                    steps=lambda nb: nb["NUM_EPOCHS"] * nb["STEPS_PER_EPOCH"], batch=lambda nb: nb["BATCH_SIZE"],
                    bare_step=mlp_bare, evaluation=mlp_eval,
-                   evaluations=lambda nb: nb["NUM_EPOCHS"]),  # train accuracy (test's is a sixth of it)
+                   evaluations=lambda nb: 2 * nb["NUM_EPOCHS"]),  # train sample and test set, alike
     "03": LoopSpec("03_flax_nnx_cnn_mnist.ipynb", "for step, batch in zip(", {"TRAIN_STEPS": 625},
                    steps=lambda nb: nb["TRAIN_STEPS"], batch=lambda nb: nb["BATCH_SIZE"],
                    bare_step=nnx_cnn_bare, evaluation=nnx_cnn_eval,
