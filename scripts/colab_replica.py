@@ -119,28 +119,32 @@ def recorded_additions() -> dict[str, str]:
     if marker not in text:
         return {}
     lines = [line for line in text.split(marker, 1)[1].splitlines() if "==" in line]
-    return dict(line.split("==") for line in lines)
+    return dict(line.split("==", 1) for line in lines)
 
 
 def resolve_additions() -> dict[str, str]:
     """uv resolves HARNESS (at the newest end's versions) with Colab's versions as constraints; kept are the
     packages Colab lacks that only the harness needs (Colab leaves out some of its own packages' requirements,
     jedi for IPython, say: the replica leaves them out too)."""
-    newest = dict(line.split("==") for line in (REPO / "requirements.txt").read_text().splitlines()
+    newest = dict(line.split("==", 1) for line in (REPO / "requirements.txt").read_text().splitlines()
                   if "==" in line and not line.startswith("#"))
     newest = {normalise(name): version.split(";")[0].strip() for name, version in newest.items()}
     wanted = [f"{name}=={newest[normalise(name)]}" for name in HARNESS]
+    colab = {normalise(name) for name in [*colab_list()[0], *colab_list()[1]]}
     with tempfile.TemporaryDirectory() as folder:
-        constraints = Path(folder) / "colab.txt"
+        constraints, output = Path(folder) / "colab.txt", Path(folder) / "resolved.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in kept_pins().items()))
-        result = subprocess.run([UV, "pip", "compile", "-", "--constraint", str(constraints),
+        # What Colab lacks takes the lock's version where it can (uv prefers an output file's pins),
+        # so that the replica changes only when the lock or Colab's list does.
+        output.write_text("".join(f"{n}=={v}\n" for n, v in newest.items() if n not in colab))
+        result = subprocess.run([UV, "pip", "compile", "-", "--constraint", str(constraints), "-o", str(output),
                                  "--python-version", "3.13", "--no-header", "--annotation-style", "line"],
                                 input="\n".join(wanted), capture_output=True, text=True)
+        resolved_text = output.read_text()
     if result.returncode:
         raise SystemExit(f"uv could not resolve {wanted} against Colab's versions:\n{result.stderr}")
-    colab = {normalise(name) for name in [*colab_list()[0], *colab_list()[1]]}
     resolved: dict[str, tuple[str, set[str]]] = {}
-    for line in result.stdout.splitlines():
+    for line in resolved_text.splitlines():
         match = re.match(r"([\w.\-]+)==(\S+)(?:\s+# via (.*))?", line)
         if match:
             parents = {normalise(p.strip()) for p in (match[3] or "").split(",") if not p.strip().startswith("-")}
