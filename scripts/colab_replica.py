@@ -126,11 +126,9 @@ def resolve_additions() -> dict[str, str]:
     """uv resolves HARNESS (at the newest end's versions) with Colab's versions as constraints; kept are the
     packages Colab lacks that only the harness needs (Colab leaves out some of its own packages' requirements,
     jedi for IPython, say: the replica leaves them out too)."""
-    newest = dict(line.split("==", 1) for line in (REPO / "requirements.txt").read_text().splitlines()
-                  if "==" in line and not line.startswith("#"))
-    newest = {normalise(name): version.split(";")[0].strip() for name, version in newest.items()}
+    newest = {normalise(name): version for name, version in pins_of(REPO / "requirements.txt").items()}
     wanted = [f"{name}=={newest[normalise(name)]}" for name in HARNESS]
-    colab = {normalise(name) for name in [*colab_list()[0], *colab_list()[1]]}
+    colab = {normalise(name) for listed in colab_list() for name in listed}
     with tempfile.TemporaryDirectory() as folder:
         constraints, output = Path(folder) / "colab.txt", Path(folder) / "resolved.txt"
         constraints.write_text("".join(f"{n}=={v}\n" for n, v in kept_pins().items()))
@@ -182,8 +180,9 @@ def absent_modules() -> list[str]:
 
 
 def pins_of(path: Path) -> dict[str, str]:
-    lines = (line.split("#")[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
-    return dict(line.split("==") for line in lines if "==" in line)
+    """{name: version} of a requirements file's `name==version` lines (environment markers dropped)."""
+    lines = (line.split("#")[0].split(";")[0].strip() for line in path.read_text(encoding="utf-8").splitlines())
+    return dict(line.split("==", 1) for line in lines if "==" in line)
 
 
 # What the pages' setup cells install on Colab's stack, for TensorFlow Datasets 4.9.10
